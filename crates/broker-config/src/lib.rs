@@ -1,0 +1,1 @@
+//! broker-config (being written).

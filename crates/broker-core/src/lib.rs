@@ -1,0 +1,1 @@
+//! broker-core (being written).

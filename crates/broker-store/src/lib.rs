@@ -1,0 +1,150 @@
+//! Storage port for ferromq.
+//!
+//! This crate owns the [`Store`] trait that every storage backend implements, the plain record
+//! types that cross it, an in-memory [`MemStore`], and [`testsuite`]: the behaviour every
+//! backend must show, run against `MemStore` here and against each real backend in its crate.
+//!
+//! Invariants worth naming:
+//! - No backend type (RocksDB, files) appears here; `broker-core` depends on this crate only.
+//! - A [`Batch`] is applied atomically: all of its operations become visible, or none do.
+//! - [`Store::load_queue`] returns a queue's messages in dispatch order: priority 9 first down
+//!   to 0, and within one priority by ascending `seq`. Backends make this a range scan.
+
+use bytes::Bytes;
+
+mod mem;
+pub mod testsuite;
+
+pub use mem::MemStore;
+
+/// A message as stored: plain data, encoded by each backend as it likes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRecord {
+    /// Name of the queue (or durable subscription) the message waits on.
+    pub queue: String,
+    /// Arrival order within the queue, assigned by the broker, unique per queue.
+    pub seq: u64,
+    /// JMS priority 0-9.
+    pub priority: u8,
+    /// How many times the message was delivered and not acknowledged.
+    pub redeliveries: u32,
+    /// Broker-assigned message id.
+    pub message_id: String,
+    /// Expiry in ms since the Unix epoch; 0 means never.
+    pub expires: u64,
+    /// Send time in ms since the Unix epoch.
+    pub timestamp: u64,
+    /// Well-known and user headers as ordered name/value pairs.
+    pub headers: Vec<(Bytes, Bytes)>,
+    /// Message body.
+    pub body: Bytes,
+}
+
+/// Metadata kept for a destination so it exists again after a restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DestinationRecord {
+    /// Destination name as the core names it (e.g. `queue://orders`).
+    pub name: String,
+}
+
+/// One change within a [`Batch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// Store a message (replaces one with the same queue and seq).
+    PutMessage(MessageRecord),
+    /// Remove a message (acknowledged, expired or moved); removing a missing one is not an error.
+    DeleteMessage {
+        /// Queue name.
+        queue: String,
+        /// Priority the message was stored with (part of its key).
+        priority: u8,
+        /// Arrival order.
+        seq: u64,
+    },
+    /// Update the redelivery count of a stored message; a missing message is ignored.
+    SetRedeliveries {
+        /// Queue name.
+        queue: String,
+        /// Priority the message was stored with.
+        priority: u8,
+        /// Arrival order.
+        seq: u64,
+        /// New count.
+        redeliveries: u32,
+    },
+    /// Record that a destination exists.
+    PutDestination(DestinationRecord),
+    /// Forget a destination and every message stored under it.
+    DeleteDestination {
+        /// Destination/queue name.
+        name: String,
+    },
+}
+
+/// A group of changes applied atomically.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batch {
+    /// The changes, applied in order.
+    pub ops: Vec<Op>,
+}
+
+impl Batch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Appends one change.
+    pub fn push(&mut self, op: Op) {
+        self.ops.push(op);
+    }
+    /// True when the batch holds no change.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// Errors a backend reports.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend's I/O failed.
+    #[error("storage I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// Stored data could not be decoded.
+    #[error("corrupt record in {what}: {detail}")]
+    Corrupt {
+        /// Which kind of record.
+        what: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
+    /// A configured store limit was reached.
+    #[error("store limit reached: {used} of {limit} bytes used")]
+    Full {
+        /// Bytes in use.
+        used: u64,
+        /// Configured limit.
+        limit: u64,
+    },
+    /// Backend-specific failure.
+    #[error("storage backend error: {0}")]
+    Backend(String),
+}
+
+/// The storage port. Implementations are synchronous and may block; the broker calls them
+/// from a dedicated thread, never from an async worker.
+pub trait Store: Send + Sync + 'static {
+    /// Applies every op of `batch` atomically and durably (per the backend's sync policy).
+    fn apply(&self, batch: Batch) -> Result<(), StoreError>;
+    /// Every destination recorded with [`Op::PutDestination`] and not deleted, sorted by name.
+    fn destinations(&self) -> Result<Vec<DestinationRecord>, StoreError>;
+    /// Up to `limit` messages of `queue` in dispatch order (priority 9..0, then seq), starting
+    /// strictly after the position `after` = `(priority, seq)` when given.
+    fn load_queue(
+        &self,
+        queue: &str,
+        after: Option<(u8, u64)>,
+        limit: usize,
+    ) -> Result<Vec<MessageRecord>, StoreError>;
+    /// Number of messages stored for `queue`.
+    fn queue_len(&self, queue: &str) -> Result<u64, StoreError>;
+}
