@@ -1,1 +1,42 @@
-//! broker-core (being written).
+//! ferromq's broker core: destinations, dispatch, acknowledgements and transactions,
+//! independent of any protocol, socket or storage engine.
+//!
+//! Shape: every destination is an actor task that owns its messages and consumers and is
+//! reached through a bounded mailbox ([`Broker`] keeps the registry of mailboxes; each
+//! [`Connection`] caches the ones it uses, so the registry lock is never taken per message).
+//! Deliveries flow back through one bounded channel per connection.
+//!
+//! Invariants worth naming:
+//! - `broker-core` never names a socket, a protocol type or a storage engine; it sees storage
+//!   only through [`broker_store::Store`].
+//! - A queue message is held by at most one consumer at a time; it leaves the queue only when
+//!   acknowledged (or expired). Unacknowledged messages of a departed consumer return ahead of
+//!   newer ones, marked redelivered.
+//! - A consumer never holds more unacknowledged deliveries than its prefetch; this is what
+//!   bounds each connection's delivery channel.
+//! - No global lock on the hot path: per-message work happens in the owning actor.
+
+mod actor;
+mod broker;
+mod connection;
+mod consumer;
+mod destination;
+mod error;
+mod lane;
+mod message;
+mod record;
+
+pub use broker::{Broker, CoreConfig};
+pub use connection::Connection;
+pub use consumer::{ConnectionId, ConsumerId, ConsumerSpec};
+pub use destination::{Destination, DestinationKind};
+pub use error::CoreError;
+pub use message::{BodyKind, Delivery, DeliveryTag, Message, DEFAULT_PRIORITY};
+
+/// Milliseconds since the Unix epoch (JMS timestamps and expiry use this clock).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,361 @@
+//! One task per destination owns its state; everyone else talks to it through its mailbox.
+//!
+//! The actor blocks for one command, drains up to [`DRAIN_BATCH`] more, then dispatches once,
+//! so a burst of sends is dispatched (and later, stored) as a group.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use broker_store::{Batch, Op, Store};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::lane::{Entry, Lane, Slot};
+use crate::record;
+use crate::{
+    now_ms, ConnectionId, ConsumerId, CoreError, Delivery, DeliveryTag, Destination, Message,
+};
+
+/// Commands drained per dispatch round.
+const DRAIN_BATCH: usize = 256;
+/// How soon a consumer whose delivery channel was full is retried.
+const STALL_RETRY: Duration = Duration::from_millis(10);
+
+pub(crate) type Reply = oneshot::Sender<Result<(), CoreError>>;
+
+/// A consumer registration as sent to a destination.
+#[derive(Debug)]
+pub(crate) struct Register {
+    pub(crate) id: ConsumerId,
+    pub(crate) conn: ConnectionId,
+    pub(crate) tx: mpsc::Sender<Delivery>,
+    pub(crate) prefetch: u32,
+    pub(crate) no_local: bool,
+}
+
+/// What a destination actor is asked to do.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Send {
+        msg: Arc<Message>,
+        reply: Option<Reply>,
+    },
+    Subscribe {
+        reg: Register,
+        reply: Reply,
+    },
+    Unsubscribe {
+        id: ConsumerId,
+        reply: Option<Reply>,
+    },
+    Ack {
+        id: ConsumerId,
+        tag: DeliveryTag,
+        cumulative: bool,
+        reply: Option<Reply>,
+    },
+    Nack {
+        id: ConsumerId,
+        tag: DeliveryTag,
+        reply: Option<Reply>,
+    },
+    TxMark {
+        id: ConsumerId,
+        tag: DeliveryTag,
+        cumulative: bool,
+        hold: bool,
+    },
+    ConnectionClosed {
+        conn: ConnectionId,
+    },
+    /// Stop: the destination is deleted (temporary destination whose owner left).
+    Delete,
+}
+
+enum Mode {
+    Queue(Lane),
+    /// One lane per subscriber; `no_local` subscribers skip their own connection's messages.
+    Topic(HashMap<ConsumerId, (Lane, bool, ConnectionId)>),
+}
+
+pub(crate) struct DestinationActor {
+    dest: Destination,
+    store_key: String,
+    mode: Mode,
+    next_seq: u64,
+    store: Arc<dyn Store>,
+    /// Persistent messages are written to the store only for durable queues.
+    persist: bool,
+}
+
+impl DestinationActor {
+    pub(crate) fn new(dest: Destination, store: Arc<dyn Store>) -> Self {
+        let persist = dest.kind() == crate::DestinationKind::Queue;
+        let mode = if dest.kind().is_queue() {
+            Mode::Queue(Lane::default())
+        } else {
+            Mode::Topic(HashMap::new())
+        };
+        Self {
+            store_key: dest.to_string(),
+            dest,
+            mode,
+            next_seq: 1,
+            store,
+            persist,
+        }
+    }
+
+    /// Reads back the stored backlog of a durable queue.
+    // Issue 3 moves store I/O to a dedicated storage thread and pages bodies in lazily; with
+    // the in-memory store of this stage the read is a memory copy.
+    fn recover(&mut self) {
+        if !self.persist {
+            return;
+        }
+        let Mode::Queue(lane) = &mut self.mode else {
+            return;
+        };
+        let mut after = None;
+        loop {
+            let page = match self.store.load_queue(&self.store_key, after, 1024) {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(dest = %self.dest, error = %e, "cannot read stored messages");
+                    return;
+                }
+            };
+            let Some(last) = page.last() else { break };
+            after = Some((last.priority, last.seq));
+            for rec in page {
+                self.next_seq = self.next_seq.max(rec.seq + 1);
+                match record::from_record(&rec, &self.dest) {
+                    Ok(msg) => lane.push(Entry {
+                        seq: rec.seq,
+                        msg: Arc::new(msg),
+                        redeliveries: rec.redeliveries,
+                    }),
+                    Err(e) => {
+                        tracing::error!(dest = %self.dest, seq = rec.seq, error = %e, "skipping unreadable stored message")
+                    }
+                }
+            }
+        }
+    }
+
+    pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        self.recover();
+        let mut stalled = false;
+        loop {
+            let cmd = if stalled {
+                tokio::select! {
+                    c = rx.recv() => c,
+                    () = tokio::time::sleep(STALL_RETRY) => {
+                        self.unstall();
+                        stalled = self.dispatch();
+                        continue;
+                    }
+                }
+            } else {
+                rx.recv().await
+            };
+            let Some(cmd) = cmd else { break };
+            if !self.handle(cmd) {
+                break;
+            }
+            let mut stop = false;
+            for _ in 0..DRAIN_BATCH {
+                match rx.try_recv() {
+                    Ok(cmd) => {
+                        if !self.handle(cmd) {
+                            stop = true;
+                            break;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+            if stop {
+                break;
+            }
+            if stalled {
+                self.unstall();
+            }
+            stalled = self.dispatch();
+        }
+        tracing::debug!(dest = %self.dest, "destination actor stopped");
+    }
+
+    fn unstall(&mut self) {
+        match &mut self.mode {
+            Mode::Queue(lane) => lane.unstall(),
+            Mode::Topic(subs) => subs.values_mut().for_each(|(l, _, _)| l.unstall()),
+        }
+    }
+
+    /// Runs a dispatch pass; true when some consumer stalled on a full channel.
+    fn dispatch(&mut self) -> bool {
+        let now = now_ms();
+        let mut stalled = false;
+        let mut expired = Vec::new();
+        match &mut self.mode {
+            Mode::Queue(lane) => {
+                let d = lane.dispatch(now);
+                stalled = d.stalled;
+                expired = d.expired;
+            }
+            Mode::Topic(subs) => {
+                for (lane, _, _) in subs.values_mut() {
+                    let d = lane.dispatch(now);
+                    stalled |= d.stalled;
+                }
+            }
+        }
+        if !expired.is_empty() {
+            self.forget(&expired);
+        }
+        stalled
+    }
+
+    /// Deletes consumed or expired persistent messages from the store.
+    fn forget(&self, entries: &[Entry]) {
+        if !self.persist {
+            return;
+        }
+        let mut batch = Batch::new();
+        for e in entries.iter().filter(|e| e.msg.persistent) {
+            batch.push(Op::DeleteMessage {
+                queue: self.store_key.clone(),
+                priority: e.msg.priority,
+                seq: e.seq,
+            });
+        }
+        if !batch.is_empty() {
+            if let Err(e) = self.store.apply(batch) {
+                tracing::error!(dest = %self.dest, error = %e, "cannot delete consumed messages");
+            }
+        }
+    }
+
+    /// Handles one command; false means stop the actor.
+    fn handle(&mut self, cmd: Command) -> bool {
+        match cmd {
+            Command::Send { msg, reply } => {
+                let r = self.accept(msg);
+                if let Some(reply) = reply {
+                    let _ = reply.send(r);
+                }
+            }
+            Command::Subscribe { reg, reply } => {
+                let slot = Slot::new(reg.id, reg.conn, reg.tx, reg.prefetch);
+                match &mut self.mode {
+                    Mode::Queue(lane) => lane.add_consumer(slot),
+                    Mode::Topic(subs) => {
+                        let mut lane = Lane::default();
+                        lane.add_consumer(slot);
+                        subs.insert(reg.id, (lane, reg.no_local, reg.conn));
+                    }
+                }
+                let _ = reply.send(Ok(()));
+            }
+            Command::Unsubscribe { id, reply } => {
+                match &mut self.mode {
+                    Mode::Queue(lane) => {
+                        lane.remove_consumer(id);
+                    }
+                    Mode::Topic(subs) => {
+                        subs.remove(&id);
+                    }
+                }
+                if let Some(reply) = reply {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+            Command::Ack {
+                id,
+                tag,
+                cumulative,
+                reply,
+            } => {
+                let consumed = match self.lane_of(id) {
+                    Some(lane) => lane.ack(id, tag, cumulative),
+                    None => Vec::new(),
+                };
+                self.forget(&consumed);
+                if let Some(reply) = reply {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+            Command::Nack { id, tag, reply } => {
+                if let Some(lane) = self.lane_of(id) {
+                    lane.nack(id, tag);
+                }
+                if let Some(reply) = reply {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+            Command::TxMark {
+                id,
+                tag,
+                cumulative,
+                hold,
+            } => {
+                if let Some(lane) = self.lane_of(id) {
+                    lane.tx_mark(id, tag, cumulative, hold);
+                }
+            }
+            Command::ConnectionClosed { conn } => match &mut self.mode {
+                Mode::Queue(lane) => lane.remove_connection(conn),
+                Mode::Topic(subs) => subs.retain(|_, (_, _, c)| *c != conn),
+            },
+            Command::Delete => return false,
+        }
+        true
+    }
+
+    fn lane_of(&mut self, id: ConsumerId) -> Option<&mut Lane> {
+        match &mut self.mode {
+            Mode::Queue(lane) => lane.has_consumer(id).then_some(lane),
+            Mode::Topic(subs) => subs.get_mut(&id).map(|(l, _, _)| l),
+        }
+    }
+
+    /// Takes a sent message: stores it if it must survive a restart, then queues it.
+    fn accept(&mut self, msg: Arc<Message>) -> Result<(), CoreError> {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        match &mut self.mode {
+            Mode::Queue(lane) => {
+                if self.persist && msg.persistent {
+                    let mut batch = Batch::new();
+                    batch.push(Op::PutMessage(record::to_record(
+                        &self.store_key,
+                        seq,
+                        &msg,
+                    )));
+                    self.store
+                        .apply(batch)
+                        .map_err(|e| CoreError::Store(e.to_string()))?;
+                }
+                lane.push(Entry {
+                    seq,
+                    msg,
+                    redeliveries: 0,
+                });
+            }
+            Mode::Topic(subs) => {
+                for (lane, no_local, conn) in subs.values_mut() {
+                    if *no_local && *conn == msg.producer {
+                        continue;
+                    }
+                    lane.push(Entry {
+                        seq,
+                        msg: Arc::clone(&msg),
+                        redeliveries: 0,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}

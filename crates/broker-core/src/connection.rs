@@ -1,0 +1,483 @@
+//! A client connection's view of the broker: what protocol adapters call.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::actor::{Command, Register};
+use crate::broker::Lookup;
+use crate::{
+    Broker, ConnectionId, ConsumerId, ConsumerSpec, CoreError, Delivery, DeliveryTag, Destination,
+    DestinationKind, Message,
+};
+
+/// Bound on the per-connection cache of destination mailboxes; cleared when exceeded so a
+/// client cycling through names cannot grow it without limit.
+const CACHE_LIMIT: usize = 1024;
+
+#[derive(Debug)]
+enum TxOp {
+    Send(Message),
+    Ack {
+        id: ConsumerId,
+        tag: DeliveryTag,
+        cumulative: bool,
+    },
+    Nack {
+        id: ConsumerId,
+        tag: DeliveryTag,
+    },
+}
+
+#[derive(Debug)]
+struct ConsumerEntry {
+    tx: mpsc::Sender<Command>,
+}
+
+/// One client connection. Owned by that connection's task; not shared.
+///
+/// Dropping it without [`Connection::close`] still releases its consumers and temporary
+/// destinations (from a spawned task), so a panicking connection task loses nothing.
+#[derive(Debug)]
+pub struct Connection {
+    broker: Broker,
+    id: ConnectionId,
+    deliveries_tx: mpsc::Sender<Delivery>,
+    deliveries_rx: mpsc::Receiver<Delivery>,
+    cache: HashMap<Destination, mpsc::Sender<Command>>,
+    consumers: HashMap<ConsumerId, ConsumerEntry>,
+    txs: HashMap<String, Vec<TxOp>>,
+    temps: Vec<Destination>,
+    temp_prefix: String,
+    next_message: u64,
+    closed: bool,
+}
+
+impl Connection {
+    pub(crate) fn new(broker: Broker, id: ConnectionId) -> Self {
+        let (deliveries_tx, deliveries_rx) =
+            mpsc::channel(broker.inner.cfg.delivery_channel_capacity);
+        let temp_prefix = format!("ID:{}-{}:", broker.inner.id_prefix, id.0);
+        Self {
+            broker,
+            id,
+            deliveries_tx,
+            deliveries_rx,
+            cache: HashMap::new(),
+            consumers: HashMap::new(),
+            txs: HashMap::new(),
+            temps: Vec::new(),
+            temp_prefix,
+            next_message: 1,
+            closed: false,
+        }
+    }
+
+    /// This connection's id.
+    pub fn id(&self) -> ConnectionId {
+        self.id
+    }
+
+    /// A fresh, broker-unique message id (ActiveMQ's `ID:` form).
+    pub fn new_message_id(&mut self) -> Arc<str> {
+        let n = self.next_message;
+        self.next_message += 1;
+        Arc::from(format!("{}{}", self.temp_prefix, n))
+    }
+
+    /// The temporary destination this connection knows as `local_name`.
+    pub fn temp_destination(&self, kind: DestinationKind, local_name: &str) -> Destination {
+        debug_assert!(kind.is_temporary());
+        Destination::new(kind, format!("{}{local_name}", self.temp_prefix))
+    }
+
+    /// If `dest` is a temporary destination of this connection, its local name.
+    pub fn own_temp_name<'a>(&self, dest: &'a Destination) -> Option<&'a str> {
+        if dest.kind().is_temporary() {
+            dest.name().strip_prefix(self.temp_prefix.as_str())
+        } else {
+            None
+        }
+    }
+
+    fn mailbox(
+        &mut self,
+        dest: &Destination,
+    ) -> Result<(mpsc::Sender<Command>, Option<ConnectionId>), CoreError> {
+        if let Some(tx) = self.cache.get(dest) {
+            if !tx.is_closed() {
+                return Ok((tx.clone(), None));
+            }
+            self.cache.remove(dest);
+        }
+        let how = if !dest.kind().is_temporary() {
+            Lookup::Create(None)
+        } else if self.own_temp_name(dest).is_some() {
+            Lookup::Create(Some(self.id))
+        } else {
+            Lookup::Existing
+        };
+        let (tx, owner) = self.broker.lookup(dest, how)?;
+        if owner == Some(self.id) && !self.temps.contains(dest) {
+            self.temps.push(dest.clone());
+        }
+        if self.cache.len() >= CACHE_LIMIT {
+            self.cache.clear();
+        }
+        self.cache.insert(dest.clone(), tx.clone());
+        Ok((tx, owner))
+    }
+
+    async fn deliver(tx: &mpsc::Sender<Command>, cmd: Command) -> Result<(), CoreError> {
+        tx.send(cmd).await.map_err(|_| CoreError::ShuttingDown)
+    }
+
+    async fn wait(rx: oneshot::Receiver<Result<(), CoreError>>) -> Result<(), CoreError> {
+        rx.await.map_err(|_| CoreError::ShuttingDown)?
+    }
+
+    /// Routes a message to its destination, or stages it in transaction `tx`. With `confirm`,
+    /// returns only once the destination accepted it (and stored it, when persistent).
+    pub async fn send(
+        &mut self,
+        msg: Message,
+        tx: Option<&str>,
+        confirm: bool,
+    ) -> Result<(), CoreError> {
+        if let Some(t) = tx {
+            self.tx_ops(t)?.push(TxOp::Send(msg));
+            return Ok(());
+        }
+        self.route(msg, confirm).await
+    }
+
+    async fn route(&mut self, msg: Message, confirm: bool) -> Result<(), CoreError> {
+        let dest = msg.destination.clone();
+        let mut msg = Arc::new(msg);
+        // A destination actor stops only when its temporary destination is deleted (or at
+        // shutdown); a second lookup then reports why.
+        for _ in 0..2 {
+            let (mailbox, _) = self.mailbox(&dest)?;
+            let (reply, rx) = if confirm {
+                let (tx, rx) = oneshot::channel();
+                (Some(tx), Some(rx))
+            } else {
+                (None, None)
+            };
+            match mailbox.send(Command::Send { msg, reply }).await {
+                Ok(()) => {
+                    return match rx {
+                        Some(rx) => rx.await.unwrap_or_else(|_| Err(self.gone(&dest))),
+                        None => Ok(()),
+                    };
+                }
+                Err(mpsc::error::SendError(cmd)) => {
+                    self.cache.remove(&dest);
+                    let Command::Send { msg: m, .. } = cmd else {
+                        unreachable!("sent a Send command")
+                    };
+                    msg = m;
+                }
+            }
+        }
+        Err(self.gone(&dest))
+    }
+
+    fn gone(&self, dest: &Destination) -> CoreError {
+        if dest.kind().is_temporary() && !self.broker.is_shutting_down() {
+            CoreError::NoSuchTempDestination(dest.clone())
+        } else {
+            CoreError::ShuttingDown
+        }
+    }
+
+    /// Starts a consumer; deliveries for it arrive through [`Connection::recv`].
+    pub async fn subscribe(&mut self, spec: ConsumerSpec) -> Result<ConsumerId, CoreError> {
+        let dest = spec.destination.clone();
+        if dest.kind().is_temporary() && self.own_temp_name(&dest).is_none() {
+            return Err(CoreError::ForeignTempDestination(dest));
+        }
+        let (mailbox, _) = self.mailbox(&dest)?;
+        let id = self.broker.next_consumer_id();
+        let reg = Register {
+            id,
+            conn: self.id,
+            tx: self.deliveries_tx.clone(),
+            prefetch: spec.prefetch.max(1),
+            no_local: spec.no_local,
+        };
+        let (reply, rx) = oneshot::channel();
+        Self::deliver(&mailbox, Command::Subscribe { reg, reply }).await?;
+        Self::wait(rx).await?;
+        self.consumers.insert(id, ConsumerEntry { tx: mailbox });
+        Ok(id)
+    }
+
+    /// Stops a consumer; what it held unacknowledged goes back to the destination as
+    /// redelivered, ahead of newer messages.
+    pub async fn unsubscribe(&mut self, id: ConsumerId) -> Result<(), CoreError> {
+        let entry = self
+            .consumers
+            .remove(&id)
+            .ok_or(CoreError::UnknownConsumer)?;
+        let (reply, rx) = oneshot::channel();
+        Self::deliver(
+            &entry.tx,
+            Command::Unsubscribe {
+                id,
+                reply: Some(reply),
+            },
+        )
+        .await?;
+        Self::wait(rx).await
+    }
+
+    fn consumer(&self, id: ConsumerId) -> Result<&mpsc::Sender<Command>, CoreError> {
+        self.consumers
+            .get(&id)
+            .map(|e| &e.tx)
+            .ok_or(CoreError::UnknownConsumer)
+    }
+
+    /// Acknowledges a delivery (and every earlier one of that consumer when `cumulative`), or
+    /// stages the acknowledgement in transaction `tx`.
+    pub async fn ack(
+        &mut self,
+        id: ConsumerId,
+        tag: DeliveryTag,
+        cumulative: bool,
+        tx: Option<&str>,
+    ) -> Result<(), CoreError> {
+        let mailbox = self.consumer(id)?.clone();
+        if let Some(t) = tx {
+            self.tx_ops(t)?.push(TxOp::Ack {
+                id,
+                tag,
+                cumulative,
+            });
+            // Acked-in-transaction deliveries free prefetch at once, as in ActiveMQ.
+            return Self::deliver(
+                &mailbox,
+                Command::TxMark {
+                    id,
+                    tag,
+                    cumulative,
+                    hold: true,
+                },
+            )
+            .await;
+        }
+        Self::deliver(
+            &mailbox,
+            Command::Ack {
+                id,
+                tag,
+                cumulative,
+                reply: None,
+            },
+        )
+        .await
+    }
+
+    /// Gives a delivery back for redelivery, or stages that in transaction `tx`.
+    pub async fn nack(
+        &mut self,
+        id: ConsumerId,
+        tag: DeliveryTag,
+        tx: Option<&str>,
+    ) -> Result<(), CoreError> {
+        let mailbox = self.consumer(id)?.clone();
+        if let Some(t) = tx {
+            self.tx_ops(t)?.push(TxOp::Nack { id, tag });
+            return Ok(());
+        }
+        Self::deliver(
+            &mailbox,
+            Command::Nack {
+                id,
+                tag,
+                reply: None,
+            },
+        )
+        .await
+    }
+
+    fn tx_ops(&mut self, tx: &str) -> Result<&mut Vec<TxOp>, CoreError> {
+        self.txs
+            .get_mut(tx)
+            .ok_or_else(|| CoreError::UnknownTransaction(tx.to_owned()))
+    }
+
+    /// Opens transaction `tx`.
+    pub fn begin(&mut self, tx: &str) -> Result<(), CoreError> {
+        if self.txs.contains_key(tx) {
+            return Err(CoreError::TransactionExists(tx.to_owned()));
+        }
+        self.txs.insert(tx.to_owned(), Vec::new());
+        Ok(())
+    }
+
+    /// Applies every operation staged in `tx`, in order.
+    pub async fn commit(&mut self, tx: &str) -> Result<(), CoreError> {
+        let ops = self
+            .txs
+            .remove(tx)
+            .ok_or_else(|| CoreError::UnknownTransaction(tx.to_owned()))?;
+        let mut pending = Vec::new();
+        for op in ops {
+            match op {
+                TxOp::Send(msg) => {
+                    let (mailbox, _) = self.mailbox(&msg.destination)?;
+                    let (reply, rx) = oneshot::channel();
+                    let msg = Arc::new(msg);
+                    Self::deliver(
+                        &mailbox,
+                        Command::Send {
+                            msg,
+                            reply: Some(reply),
+                        },
+                    )
+                    .await?;
+                    pending.push(rx);
+                }
+                TxOp::Ack {
+                    id,
+                    tag,
+                    cumulative,
+                } => {
+                    if let Ok(mailbox) = self.consumer(id) {
+                        let mailbox = mailbox.clone();
+                        Self::deliver(
+                            &mailbox,
+                            Command::Ack {
+                                id,
+                                tag,
+                                cumulative,
+                                reply: None,
+                            },
+                        )
+                        .await?;
+                    }
+                }
+                TxOp::Nack { id, tag } => {
+                    if let Ok(mailbox) = self.consumer(id) {
+                        let mailbox = mailbox.clone();
+                        Self::deliver(
+                            &mailbox,
+                            Command::Nack {
+                                id,
+                                tag,
+                                reply: None,
+                            },
+                        )
+                        .await?;
+                    }
+                }
+            }
+        }
+        for rx in pending {
+            Self::wait(rx).await?;
+        }
+        Ok(())
+    }
+
+    /// Discards every operation staged in `tx`; deliveries it acknowledged are unacknowledged
+    /// again (still held by their consumer).
+    pub async fn abort(&mut self, tx: &str) -> Result<(), CoreError> {
+        let ops = self
+            .txs
+            .remove(tx)
+            .ok_or_else(|| CoreError::UnknownTransaction(tx.to_owned()))?;
+        self.release_tx_acks(ops).await;
+        Ok(())
+    }
+
+    async fn release_tx_acks(&mut self, ops: Vec<TxOp>) {
+        for op in ops {
+            if let TxOp::Ack {
+                id,
+                tag,
+                cumulative,
+            } = op
+            {
+                if let Ok(mailbox) = self.consumer(id) {
+                    let mailbox = mailbox.clone();
+                    let _ = Self::deliver(
+                        &mailbox,
+                        Command::TxMark {
+                            id,
+                            tag,
+                            cumulative,
+                            hold: false,
+                        },
+                    )
+                    .await;
+                }
+            }
+        }
+    }
+
+    /// The next delivery for any of this connection's consumers. Cancel-safe.
+    pub async fn recv(&mut self) -> Option<Delivery> {
+        self.deliveries_rx.recv().await
+    }
+
+    /// A delivery if one is ready.
+    pub fn try_recv(&mut self) -> Option<Delivery> {
+        self.deliveries_rx.try_recv().ok()
+    }
+
+    /// Ends the connection: open transactions roll back, unacknowledged deliveries go back to
+    /// their destinations, temporary destinations are deleted.
+    pub async fn close(mut self) {
+        self.closed = true;
+        let cleanup = self.take_cleanup();
+        cleanup.run().await;
+    }
+
+    fn take_cleanup(&mut self) -> Cleanup {
+        self.txs.clear();
+        Cleanup {
+            broker: self.broker.clone(),
+            conn: self.id,
+            consumers: self.consumers.drain().map(|(id, e)| (id, e.tx)).collect(),
+            temps: std::mem::take(&mut self.temps),
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if self.closed {
+            return;
+        }
+        let cleanup = self.take_cleanup();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(cleanup.run());
+        }
+    }
+}
+
+/// What a closing connection must release.
+struct Cleanup {
+    broker: Broker,
+    conn: ConnectionId,
+    consumers: Vec<(ConsumerId, mpsc::Sender<Command>)>,
+    temps: Vec<Destination>,
+}
+
+impl Cleanup {
+    async fn run(self) {
+        for (id, tx) in self.consumers {
+            let _ = tx.send(Command::Unsubscribe { id, reply: None }).await;
+            // Catches consumers registered by a subscribe that was cancelled mid-way.
+            let _ = tx.send(Command::ConnectionClosed { conn: self.conn }).await;
+        }
+        for dest in self.temps {
+            if let Some(tx) = self.broker.remove(&dest) {
+                let _ = tx.send(Command::Delete).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! Errors the core reports to protocol adapters.
+
+use crate::Destination;
+
+/// Why a core operation failed. Each is scoped to the operation; the adapter decides whether
+/// it ends the connection (STOMP: ERROR frame then close).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CoreError {
+    /// The transaction id was never begun on this connection (or already ended).
+    #[error("transaction '{0}' is not active")]
+    UnknownTransaction(String),
+    /// BEGIN for an id that is already active.
+    #[error("transaction '{0}' is already active")]
+    TransactionExists(String),
+    /// The consumer id is not (or no longer) subscribed on this connection.
+    #[error("no such subscription")]
+    UnknownConsumer,
+    /// A temporary destination that no longer exists (its connection closed) or never did.
+    #[error("temporary destination {0} does not exist")]
+    NoSuchTempDestination(Destination),
+    /// Only the connection that created a temporary destination may consume from it.
+    #[error("cannot consume from temporary destination {0} of another connection")]
+    ForeignTempDestination(Destination),
+    /// The broker is shutting down and accepts no more work.
+    #[error("broker is shutting down")]
+    ShuttingDown,
+    /// The storage backend failed; the operation did not take effect.
+    #[error("storage failure: {0}")]
+    Store(String),
+}

@@ -1,0 +1,377 @@
+//! Core behaviour through the public API, with the in-memory store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use broker_core::{
+    BodyKind, Broker, Connection, ConsumerId, ConsumerSpec, CoreConfig, CoreError, Delivery,
+    Destination, DestinationKind, Message,
+};
+use broker_store::{MemStore, Store};
+use bytes::Bytes;
+
+fn broker() -> (Broker, Arc<MemStore>) {
+    let store = Arc::new(MemStore::new());
+    (Broker::new(CoreConfig::default(), store.clone()), store)
+}
+
+fn msg(conn: &mut Connection, dest: &Destination, body: &str, persistent: bool) -> Message {
+    Message {
+        id: conn.new_message_id(),
+        destination: dest.clone(),
+        persistent,
+        priority: 4,
+        expires: 0,
+        timestamp: broker_core::now_ms(),
+        correlation_id: None,
+        reply_to: None,
+        message_type: None,
+        properties: vec![],
+        body: Bytes::copy_from_slice(body.as_bytes()),
+        body_kind: BodyKind::Text,
+        producer: conn.id(),
+    }
+}
+
+async fn send(conn: &mut Connection, dest: &Destination, body: &str) {
+    let m = msg(conn, dest, body, false);
+    conn.send(m, None, true).await.unwrap();
+}
+
+fn spec(dest: &Destination, prefetch: u32) -> ConsumerSpec {
+    ConsumerSpec {
+        destination: dest.clone(),
+        prefetch,
+        no_local: false,
+    }
+}
+
+async fn recv(conn: &mut Connection) -> Delivery {
+    tokio::time::timeout(Duration::from_secs(5), conn.recv())
+        .await
+        .expect("delivery within 5s")
+        .expect("channel open")
+}
+
+async fn nothing(conn: &mut Connection) {
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), conn.recv())
+            .await
+            .is_err(),
+        "expected no delivery"
+    );
+}
+
+fn body(d: &Delivery) -> &str {
+    std::str::from_utf8(&d.message.body).unwrap()
+}
+
+#[tokio::test]
+async fn queue_delivers_in_order_and_ack_consumes() {
+    let (b, _) = broker();
+    let q = Destination::queue("q1");
+    let mut p = b.connect();
+    for i in 0..3 {
+        send(&mut p, &q, &format!("m{i}")).await;
+    }
+    let mut c = b.connect();
+    let id = c.subscribe(spec(&q, 10)).await.unwrap();
+    for i in 0..3 {
+        let d = recv(&mut c).await;
+        assert_eq!(body(&d), format!("m{i}"));
+        assert!(!d.redelivered());
+        c.ack(id, d.tag, false, None).await.unwrap();
+    }
+    c.unsubscribe(id).await.unwrap();
+    let id = c.subscribe(spec(&q, 10)).await.unwrap();
+    let _ = id;
+    nothing(&mut c).await;
+}
+
+#[tokio::test]
+async fn competing_consumers_round_robin_within_prefetch() {
+    let (b, _) = broker();
+    let q = Destination::queue("q2");
+    let mut c1 = b.connect();
+    let mut c2 = b.connect();
+    let _a = c1.subscribe(spec(&q, 1)).await.unwrap();
+    let _b = c2.subscribe(spec(&q, 1)).await.unwrap();
+    let mut p = b.connect();
+    for i in 0..4 {
+        send(&mut p, &q, &format!("m{i}")).await;
+    }
+    let d1 = recv(&mut c1).await;
+    let d2 = recv(&mut c2).await;
+    assert_ne!(body(&d1), body(&d2));
+    // Prefetch 1: nothing more until an ack.
+    nothing(&mut c1).await;
+    nothing(&mut c2).await;
+}
+
+#[tokio::test]
+async fn prefetch_then_ack_releases_next() {
+    let (b, _) = broker();
+    let q = Destination::queue("q3");
+    let mut c = b.connect();
+    let id = c.subscribe(spec(&q, 2)).await.unwrap();
+    let mut p = b.connect();
+    for i in 0..3 {
+        send(&mut p, &q, &format!("m{i}")).await;
+    }
+    let d0 = recv(&mut c).await;
+    let _d1 = recv(&mut c).await;
+    nothing(&mut c).await;
+    c.ack(id, d0.tag, false, None).await.unwrap();
+    assert_eq!(body(&recv(&mut c).await), "m2");
+}
+
+#[tokio::test]
+async fn cumulative_ack_consumes_earlier_deliveries() {
+    let (b, _) = broker();
+    let q = Destination::queue("q4");
+    let mut c = b.connect();
+    let id = c.subscribe(spec(&q, 10)).await.unwrap();
+    let mut p = b.connect();
+    for i in 0..3 {
+        send(&mut p, &q, &format!("m{i}")).await;
+    }
+    let _ = recv(&mut c).await;
+    let d1 = recv(&mut c).await;
+    let _ = recv(&mut c).await;
+    c.ack(id, d1.tag, true, None).await.unwrap();
+    c.unsubscribe(id).await.unwrap();
+    c.subscribe(spec(&q, 10)).await.unwrap();
+    let d = recv(&mut c).await;
+    assert_eq!(body(&d), "m2");
+    assert!(d.redelivered());
+    nothing(&mut c).await;
+}
+
+#[tokio::test]
+async fn nack_redelivers_ahead_of_newer() {
+    let (b, _) = broker();
+    let q = Destination::queue("q5");
+    let mut c = b.connect();
+    let id = c.subscribe(spec(&q, 1)).await.unwrap();
+    let mut p = b.connect();
+    send(&mut p, &q, "first").await;
+    send(&mut p, &q, "second").await;
+    let d = recv(&mut c).await;
+    assert_eq!(body(&d), "first");
+    c.nack(id, d.tag, None).await.unwrap();
+    let d = recv(&mut c).await;
+    assert_eq!(body(&d), "first");
+    assert_eq!(d.redeliveries, 1);
+}
+
+#[tokio::test]
+async fn unacked_go_to_other_consumer_when_connection_closes() {
+    let (b, _) = broker();
+    let q = Destination::queue("q6");
+    let mut c1 = b.connect();
+    c1.subscribe(spec(&q, 10)).await.unwrap();
+    let mut p = b.connect();
+    send(&mut p, &q, "a").await;
+    send(&mut p, &q, "b").await;
+    let _ = recv(&mut c1).await;
+    let _ = recv(&mut c1).await;
+    c1.close().await;
+    send(&mut p, &q, "c").await;
+    let mut c2 = b.connect();
+    c2.subscribe(spec(&q, 10)).await.unwrap();
+    let got: Vec<_> = [
+        recv(&mut c2).await,
+        recv(&mut c2).await,
+        recv(&mut c2).await,
+    ]
+    .iter()
+    .map(|d| (body(d).to_owned(), d.redelivered()))
+    .collect();
+    assert_eq!(
+        got,
+        vec![("a".into(), true), ("b".into(), true), ("c".into(), false)]
+    );
+}
+
+#[tokio::test]
+async fn dropped_connection_releases_its_messages() {
+    let (b, _) = broker();
+    let q = Destination::queue("q6b");
+    let mut c1 = b.connect();
+    c1.subscribe(spec(&q, 10)).await.unwrap();
+    let mut p = b.connect();
+    send(&mut p, &q, "a").await;
+    let _ = recv(&mut c1).await;
+    drop(c1);
+    let mut c2 = b.connect();
+    c2.subscribe(spec(&q, 10)).await.unwrap();
+    let d = recv(&mut c2).await;
+    assert_eq!(body(&d), "a");
+    assert!(d.redelivered());
+}
+
+#[tokio::test]
+async fn topic_fans_out_and_honours_no_local() {
+    let (b, _) = broker();
+    let t = Destination::topic("t1");
+    let mut c1 = b.connect();
+    let mut c2 = b.connect();
+    c1.subscribe(spec(&t, 10)).await.unwrap();
+    c2.subscribe(ConsumerSpec {
+        no_local: true,
+        ..spec(&t, 10)
+    })
+    .await
+    .unwrap();
+    send(&mut c2, &t, "x").await;
+    assert_eq!(body(&recv(&mut c1).await), "x");
+    nothing(&mut c2).await;
+    let mut p = b.connect();
+    send(&mut p, &t, "y").await;
+    assert_eq!(body(&recv(&mut c1).await), "y");
+    assert_eq!(body(&recv(&mut c2).await), "y");
+}
+
+#[tokio::test]
+async fn topic_does_not_keep_messages_for_future_subscribers() {
+    let (b, _) = broker();
+    let t = Destination::topic("t2");
+    let mut p = b.connect();
+    send(&mut p, &t, "early").await;
+    let mut c = b.connect();
+    c.subscribe(spec(&t, 10)).await.unwrap();
+    nothing(&mut c).await;
+}
+
+#[tokio::test]
+async fn transactions_stage_sends_and_acks() {
+    let (b, _) = broker();
+    let q = Destination::queue("q7");
+    let mut p = b.connect();
+    let mut c = b.connect();
+    let id = c.subscribe(spec(&q, 1)).await.unwrap();
+    p.begin("tx1").unwrap();
+    let m = msg(&mut p, &q, "in-tx", false);
+    p.send(m, Some("tx1"), true).await.unwrap();
+    nothing(&mut c).await;
+    p.commit("tx1").await.unwrap();
+    let d = recv(&mut c).await;
+    assert_eq!(body(&d), "in-tx");
+
+    p.begin("tx2").unwrap();
+    let m = msg(&mut p, &q, "aborted", false);
+    p.send(m, Some("tx2"), true).await.unwrap();
+    p.abort("tx2").await.unwrap();
+    assert_eq!(
+        p.commit("tx2").await,
+        Err(CoreError::UnknownTransaction("tx2".into()))
+    );
+
+    // An ack in a transaction frees prefetch at once but consumes only at commit.
+    send(&mut p, &q, "next").await;
+    c.begin("a").unwrap();
+    c.ack(id, d.tag, false, Some("a")).await.unwrap();
+    let d2 = recv(&mut c).await;
+    assert_eq!(body(&d2), "next");
+    c.abort("a").await.unwrap();
+    c.close().await;
+    let mut c2 = b.connect();
+    c2.subscribe(spec(&q, 10)).await.unwrap();
+    let bodies: Vec<_> = [recv(&mut c2).await, recv(&mut c2).await]
+        .iter()
+        .map(|d| body(d).to_owned())
+        .collect();
+    assert_eq!(bodies, ["in-tx", "next"]);
+}
+
+#[tokio::test]
+async fn begin_twice_is_an_error() {
+    let (b, _) = broker();
+    let mut c = b.connect();
+    c.begin("t").unwrap();
+    assert_eq!(c.begin("t"), Err(CoreError::TransactionExists("t".into())));
+    assert!(c
+        .ack(ConsumerId(999), broker_core::DeliveryTag(1), false, None)
+        .await
+        .is_err());
+}
+
+#[tokio::test]
+async fn temporary_destinations_belong_to_their_connection() {
+    let (b, _) = broker();
+    let mut owner = b.connect();
+    let tq = owner.temp_destination(DestinationKind::TempQueue, "reply");
+    assert_eq!(owner.own_temp_name(&tq), Some("reply"));
+    let id = owner.subscribe(spec(&tq, 10)).await.unwrap();
+    let _ = id;
+    let mut other = b.connect();
+    assert!(matches!(
+        other.subscribe(spec(&tq, 10)).await,
+        Err(CoreError::ForeignTempDestination(_))
+    ));
+    send(&mut other, &tq, "answer").await;
+    assert_eq!(body(&recv(&mut owner).await), "answer");
+    owner.close().await;
+    let m = msg(&mut other, &tq, "late", false);
+    // The cached mailbox is closed once the actor stops; a fresh lookup then fails.
+    let mut result = other.send(m.clone(), None, true).await;
+    for _ in 0..50 {
+        if result.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        result = other.send(m.clone(), None, true).await;
+    }
+    assert!(
+        matches!(result, Err(CoreError::NoSuchTempDestination(_))),
+        "{result:?}"
+    );
+    let unknown = Destination::new(DestinationKind::TempQueue, "ID:nobody:x");
+    let m = msg(&mut other, &unknown, "x", false);
+    assert!(other.send(m, None, false).await.is_err());
+}
+
+#[tokio::test]
+async fn persistent_queue_messages_are_stored_until_acked_and_recovered() {
+    let (b, store) = broker();
+    let q = Destination::queue("durable");
+    let mut p = b.connect();
+    for (i, persistent) in [true, false, true].into_iter().enumerate() {
+        let m = msg(&mut p, &q, &format!("m{i}"), persistent);
+        p.send(m, None, true).await.unwrap();
+    }
+    assert_eq!(store.queue_len("queue://durable").unwrap(), 2);
+
+    // A new broker over the same store brings back the persistent ones only.
+    let b2 = Broker::new(CoreConfig::default(), store.clone());
+    let mut c = b2.connect();
+    let id = c.subscribe(spec(&q, 10)).await.unwrap();
+    let d0 = recv(&mut c).await;
+    let d2 = recv(&mut c).await;
+    assert_eq!((body(&d0), body(&d2)), ("m0", "m2"));
+    assert!(d0.message.persistent);
+    nothing(&mut c).await;
+    c.ack(id, d2.tag, true, None).await.unwrap();
+    c.close().await;
+    for _ in 0..100 {
+        if store.queue_len("queue://durable").unwrap() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(store.queue_len("queue://durable").unwrap(), 0);
+}
+
+#[tokio::test]
+async fn expired_messages_are_not_delivered() {
+    let (b, _) = broker();
+    let q = Destination::queue("exp");
+    let mut p = b.connect();
+    let mut m = msg(&mut p, &q, "old", false);
+    m.expires = 1;
+    p.send(m, None, true).await.unwrap();
+    send(&mut p, &q, "fresh").await;
+    let mut c = b.connect();
+    c.subscribe(spec(&q, 10)).await.unwrap();
+    assert_eq!(body(&recv(&mut c).await), "fresh");
+}
