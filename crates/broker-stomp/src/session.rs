@@ -1,0 +1,507 @@
+//! The STOMP session state machine, sans-IO: frames and deliveries in, frames out, time as a
+//! parameter. The connection task in `broker-net` owns the socket and calls these methods.
+//!
+//! ```text
+//!   AwaitingConnect ──CONNECT/STOMP ok──▶ Connected ──DISCONNECT / error / timeout──▶ Closing
+//!         │                                                                       ▲
+//!         └────────────── bad first frame / version / connect timeout ────────────┘
+//! ```
+//! In `Closing` the task flushes what [`StompSession::poll_transmit`] still yields (the
+//! RECEIPT or ERROR) and closes the socket.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use broker_core::{Connection, ConsumerId, ConsumerSpec, CoreError, Delivery, DeliveryTag};
+use stomp_codec::{heart_beat_period, Command, Frame, Version};
+
+use crate::mapping::{message_frame, message_from_send, parse_destination};
+use crate::StompError;
+
+/// Session settings (the `[stomp]` section of the config, resolved).
+#[derive(Debug, Clone)]
+pub struct StompConfig {
+    /// Read heart-beat grace: the broker drops a client whose heart-beats are this many
+    /// intervals late (ActiveMQ `transport.hbGracePeriodMultiplier`; values below 1 mean 1).
+    pub hb_grace_multiplier: f64,
+    /// Smallest interval the broker sends heart-beats at, in ms.
+    pub min_server_heartbeat_ms: u32,
+    /// Smallest client heart-beat interval the broker asks for, in ms.
+    pub min_client_heartbeat_ms: u32,
+    /// How long a new connection may take to send CONNECT.
+    pub connect_timeout: Duration,
+    /// Prefetch when SUBSCRIBE has no `activemq.prefetchSize` (ActiveMQ: 1000).
+    pub default_prefetch: u32,
+    /// The `server` header of CONNECTED.
+    pub server_name: String,
+}
+
+impl Default for StompConfig {
+    fn default() -> Self {
+        Self {
+            hb_grace_multiplier: 1.5,
+            min_server_heartbeat_ms: 1_000,
+            min_client_heartbeat_ms: 1_000,
+            connect_timeout: Duration::from_secs(10),
+            default_prefetch: 1000,
+            server_name: concat!("ferromq/", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+}
+
+/// What the connection task writes next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outgoing {
+    /// A frame.
+    Frame(Frame),
+    /// A heart-beat EOL.
+    HeartBeat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AckMode {
+    Auto,
+    Client,
+    ClientIndividual,
+}
+
+#[derive(Debug)]
+struct Subscription {
+    consumer: ConsumerId,
+    ack: AckMode,
+    /// Unacknowledged deliveries: tag → message id, and back.
+    by_tag: BTreeMap<DeliveryTag, Arc<str>>,
+    by_id: HashMap<Arc<str>, DeliveryTag>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    AwaitingConnect,
+    Connected,
+    Closing,
+}
+
+/// One STOMP client's session.
+#[derive(Debug)]
+pub struct StompSession {
+    conn: Connection,
+    cfg: Arc<StompConfig>,
+    state: State,
+    version: Option<Version>,
+    outbox: VecDeque<Outgoing>,
+    subs: HashMap<String, Subscription>,
+    by_consumer: HashMap<ConsumerId, String>,
+    created: Instant,
+    last_read: Instant,
+    last_write: Instant,
+    /// Interval at which the broker sends heart-beats.
+    send_every: Option<Duration>,
+    /// Silence after which the client is considered dead (interval × grace).
+    read_timeout: Option<Duration>,
+}
+
+impl StompSession {
+    /// A session for a freshly accepted connection.
+    pub fn new(conn: Connection, cfg: Arc<StompConfig>, now: Instant) -> Self {
+        Self {
+            conn,
+            cfg,
+            state: State::AwaitingConnect,
+            version: None,
+            outbox: VecDeque::new(),
+            subs: HashMap::new(),
+            by_consumer: HashMap::new(),
+            created: now,
+            last_read: now,
+            last_write: now,
+            send_every: None,
+            read_timeout: None,
+        }
+    }
+
+    /// The negotiated version, once CONNECTED was queued.
+    pub fn version(&self) -> Option<Version> {
+        self.version
+    }
+
+    /// True once the session has ended: flush [`Self::poll_transmit`], then close the socket.
+    pub fn is_closing(&self) -> bool {
+        self.state == State::Closing
+    }
+
+    /// True while deliveries should be taken from the core.
+    pub fn is_connected(&self) -> bool {
+        self.state == State::Connected
+    }
+
+    /// Records that bytes (a frame or a heart-beat) arrived.
+    pub fn note_read(&mut self, now: Instant) {
+        self.last_read = now;
+    }
+
+    /// Records that bytes were written.
+    pub fn note_written(&mut self, now: Instant) {
+        self.last_write = now;
+    }
+
+    /// The next thing to write.
+    pub fn poll_transmit(&mut self) -> Option<Outgoing> {
+        self.outbox.pop_front()
+    }
+
+    /// When [`Self::handle_timeout`] must run next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::AwaitingConnect => Some(self.created + self.cfg.connect_timeout),
+            State::Connected => {
+                let read = self.read_timeout.map(|t| self.last_read + t);
+                let write = self.send_every.map(|t| self.last_write + t);
+                match (read, write) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            }
+            State::Closing => None,
+        }
+    }
+
+    /// Sends a due heart-beat, or ends a session whose peer went silent.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.state {
+            State::AwaitingConnect => {
+                if now >= self.created + self.cfg.connect_timeout {
+                    tracing::debug!("no CONNECT within the connect timeout");
+                    // ActiveMQ closes silently here; an ERROR tells a confused client why.
+                    self.fail_with(
+                        "Connection timed out: no CONNECT frame received".to_owned(),
+                        None,
+                    );
+                }
+            }
+            State::Connected => {
+                if let Some(t) = self.read_timeout {
+                    if now >= self.last_read + t {
+                        tracing::debug!(timeout_ms = t.as_millis() as u64, "heart-beat timeout");
+                        // The peer is presumed dead; nothing is sent (as ActiveMQ).
+                        self.state = State::Closing;
+                        self.outbox.clear();
+                        return;
+                    }
+                }
+                if let Some(t) = self.send_every {
+                    if now >= self.last_write + t && self.outbox.is_empty() {
+                        self.outbox.push_back(Outgoing::HeartBeat);
+                        // Counted as written now so a slow flush does not queue a second one.
+                        self.last_write = now;
+                    }
+                }
+            }
+            State::Closing => {}
+        }
+    }
+
+    /// Handles bytes the codec rejected: ERROR, then close.
+    pub fn handle_codec_error(&mut self, err: stomp_codec::CodecError) {
+        self.fail(StompError::Codec(err), None);
+    }
+
+    /// Handles one frame from the client.
+    pub async fn handle_frame(&mut self, frame: Frame, now: Instant) {
+        self.last_read = now;
+        if self.state == State::Closing {
+            return;
+        }
+        let receipt = frame.headers.receipt().map(str::to_owned);
+        let command = frame.command;
+        let result = match self.state {
+            State::AwaitingConnect => match command {
+                Command::Connect | Command::Stomp => self.on_connect(&frame),
+                _ => Err(StompError::NotConnected),
+            },
+            _ => self.dispatch(frame).await,
+        };
+        match result {
+            Ok(()) => {
+                if let Some(r) = receipt {
+                    if command != Command::Connect && command != Command::Stomp {
+                        self.outbox.push_back(Outgoing::Frame(
+                            Frame::new(Command::Receipt).header("receipt-id", r),
+                        ));
+                    }
+                }
+                if command == Command::Disconnect {
+                    self.state = State::Closing;
+                }
+            }
+            Err(e) => self.fail(e, receipt),
+        }
+    }
+
+    fn fail(&mut self, err: StompError, receipt: Option<String>) {
+        tracing::debug!(error = %err, "STOMP protocol error");
+        self.fail_with(err.to_string(), receipt);
+    }
+
+    fn fail_with(&mut self, message: String, receipt: Option<String>) {
+        let mut frame = Frame::new(Command::Error).header("message", message.clone());
+        if let Some(r) = receipt {
+            frame = frame.header("receipt-id", r);
+        }
+        let mut frame = frame
+            .header("content-type", "text/plain")
+            .with_body(message.into_bytes());
+        frame.set_content_length();
+        self.outbox.push_back(Outgoing::Frame(frame));
+        self.state = State::Closing;
+    }
+
+    fn on_connect(&mut self, frame: &Frame) -> Result<(), StompError> {
+        let h = &frame.headers;
+        let version = match h.accept_version() {
+            None => Version::V1_0,
+            Some(list) => Version::negotiate(list, &Version::ALL).ok_or_else(|| {
+                // The spec asks for the supported versions in a `version` header.
+                StompError::UnsupportedVersion
+            })?,
+        };
+        let mut connected = Frame::new(Command::Connected)
+            .header("version", version.as_str())
+            .header("session", self.conn.id().0.to_string())
+            .header("server", self.cfg.server_name.clone());
+        if version >= Version::V1_1 {
+            let (cx, cy) = match h.heart_beat() {
+                None => (0, 0),
+                Some(Ok(v)) => v,
+                Some(Err(e)) => {
+                    return Err(StompError::InvalidHeader {
+                        header: "heart-beat",
+                        reason: e.to_string(),
+                    })
+                }
+            };
+            // We offer to send at least as often as asked (floored), and ask the client for
+            // at least its own promise (floored), so negotiation yields exactly these.
+            let sx = if cy == 0 { 0 } else { cy.max(self.cfg.min_server_heartbeat_ms) };
+            let sy = if cx == 0 { 0 } else { cx.max(self.cfg.min_client_heartbeat_ms) };
+            self.send_every = heart_beat_period(sx, cy).map(|ms| Duration::from_millis(ms.into()));
+            self.read_timeout = heart_beat_period(cx, sy).map(|ms| {
+                let grace = self.cfg.hb_grace_multiplier.max(1.0);
+                Duration::from_secs_f64(f64::from(ms) / 1000.0 * grace)
+            });
+            connected = connected.header("heart-beat", format!("{sx},{sy}"));
+        }
+        self.version = Some(version);
+        self.state = State::Connected;
+        self.outbox.push_back(Outgoing::Frame(connected));
+        Ok(())
+    }
+
+    fn require<'a>(frame: &'a Frame, header: &'static str) -> Result<&'a str, StompError> {
+        frame.headers.get_str(header).ok_or(StompError::MissingHeader {
+            command: frame.command,
+            header,
+        })
+    }
+
+    fn v(&self) -> Version {
+        self.version.unwrap_or(Version::V1_0)
+    }
+
+    async fn dispatch(&mut self, frame: Frame) -> Result<(), StompError> {
+        let tx = frame.headers.transaction().map(str::to_owned);
+        match frame.command {
+            Command::Connect | Command::Stomp => Err(StompError::AlreadyConnected),
+            Command::Send => self.on_send(frame, tx).await,
+            Command::Subscribe => self.on_subscribe(&frame).await,
+            Command::Unsubscribe => self.on_unsubscribe(&frame).await,
+            Command::Ack => self.on_ack(&frame, tx, true).await,
+            Command::Nack => self.on_ack(&frame, tx, false).await,
+            Command::Begin => {
+                let t = Self::require(&frame, "transaction")?;
+                Ok(self.conn.begin(t)?)
+            }
+            Command::Commit => {
+                let t = Self::require(&frame, "transaction")?.to_owned();
+                Ok(self.conn.commit(&t).await?)
+            }
+            Command::Abort => {
+                let t = Self::require(&frame, "transaction")?.to_owned();
+                self.conn.abort(&t).await?;
+                Ok(())
+            }
+            Command::Disconnect => Ok(()),
+            c @ (Command::Connected | Command::Message | Command::Receipt | Command::Error) => {
+                Err(StompError::NotAClientFrame(c))
+            }
+        }
+    }
+
+    async fn on_send(&mut self, frame: Frame, tx: Option<String>) -> Result<(), StompError> {
+        let dest = Self::require(&frame, "destination")?;
+        let dest = parse_destination(&self.conn, dest)?;
+        let confirm = frame.headers.receipt().is_some();
+        let msg = message_from_send(&mut self.conn, frame, dest, broker_core::now_ms())?;
+        self.conn.send(msg, tx.as_deref(), confirm).await?;
+        Ok(())
+    }
+
+    async fn on_subscribe(&mut self, frame: &Frame) -> Result<(), StompError> {
+        let dest_name = Self::require(frame, "destination")?;
+        let id = match frame.headers.id() {
+            Some(id) => id.to_owned(),
+            // STOMP 1.0 makes `id` optional; the destination then names the subscription.
+            None if self.v() == Version::V1_0 => dest_name.to_owned(),
+            None => return Err(StompError::MissingHeader { command: Command::Subscribe, header: "id" }),
+        };
+        let ack = match frame.headers.ack().unwrap_or("auto") {
+            "auto" => AckMode::Auto,
+            "client" => AckMode::Client,
+            "client-individual" => AckMode::ClientIndividual,
+            other => {
+                return Err(StompError::InvalidHeader {
+                    header: "ack",
+                    reason: format!("'{other}' is not auto, client or client-individual"),
+                })
+            }
+        };
+        if frame.headers.contains("selector") {
+            return Err(StompError::Unsupported("The 'selector' header"));
+        }
+        if frame.headers.contains("activemq.subscriptionName")
+            || frame.headers.contains("durable-subscription-name")
+        {
+            return Err(StompError::Unsupported("Durable subscriptions"));
+        }
+        let prefetch = match frame.headers.get_str("activemq.prefetchSize") {
+            None => self.cfg.default_prefetch,
+            Some(p) => match p.trim().parse::<i64>() {
+                // STOMP does not support 0 (pull); treat it and negatives as 1.
+                Ok(n) => n.clamp(1, i64::from(u32::MAX)) as u32,
+                Err(_) => {
+                    return Err(StompError::InvalidHeader {
+                        header: "activemq.prefetchSize",
+                        reason: format!("'{p}' is not a number"),
+                    })
+                }
+            },
+        };
+        let no_local = frame.headers.get("activemq.noLocal").is_some_and(|v| v.eq_ignore_ascii_case(b"true"));
+        if self.subs.contains_key(&id) {
+            // ActiveMQ accepts a duplicate id silently; keep the first subscription.
+            return Ok(());
+        }
+        let destination = parse_destination(&self.conn, dest_name)?;
+        let consumer = self
+            .conn
+            .subscribe(ConsumerSpec { destination, prefetch, no_local })
+            .await?;
+        self.by_consumer.insert(consumer, id.clone());
+        self.subs.insert(
+            id,
+            Subscription { consumer, ack, by_tag: BTreeMap::new(), by_id: HashMap::new() },
+        );
+        Ok(())
+    }
+
+    async fn on_unsubscribe(&mut self, frame: &Frame) -> Result<(), StompError> {
+        let id = match frame.headers.id() {
+            Some(id) => id.to_owned(),
+            None if self.v() == Version::V1_0 => Self::require(frame, "destination")?.to_owned(),
+            None => return Err(StompError::MissingHeader { command: Command::Unsubscribe, header: "id" }),
+        };
+        let sub = self.subs.remove(&id).ok_or(StompError::UnknownSubscription(id))?;
+        self.by_consumer.remove(&sub.consumer);
+        self.conn.unsubscribe(sub.consumer).await?;
+        Ok(())
+    }
+
+    /// ACK (`ack = true`) or NACK in the version's form: 1.2 `id`; 1.1 `subscription` +
+    /// `message-id`; 1.0 `message-id`.
+    async fn on_ack(&mut self, frame: &Frame, tx: Option<String>, ack: bool) -> Result<(), StompError> {
+        let (msg_id, sub_id) = match self.v() {
+            Version::V1_2 => (Self::require(frame, "id")?, frame.headers.subscription()),
+            Version::V1_1 => (
+                Self::require(frame, "message-id")?,
+                Some(Self::require(frame, "subscription")?),
+            ),
+            Version::V1_0 => (Self::require(frame, "message-id")?, frame.headers.subscription()),
+        };
+        let (sub_key, tag) = match sub_id {
+            Some(s) => {
+                let sub = self.subs.get(s).ok_or_else(|| StompError::UnknownSubscription(s.to_owned()))?;
+                let tag = *sub.by_id.get(msg_id).ok_or_else(|| StompError::UnknownMessage(msg_id.to_owned()))?;
+                (s.to_owned(), tag)
+            }
+            None => self
+                .subs
+                .iter()
+                .find_map(|(k, s)| s.by_id.get(msg_id).map(|t| (k.clone(), *t)))
+                .ok_or_else(|| StompError::UnknownMessage(msg_id.to_owned()))?,
+        };
+        let Some(sub) = self.subs.get_mut(&sub_key) else {
+            return Err(StompError::UnknownSubscription(sub_key));
+        };
+        let consumer = sub.consumer;
+        // A NACK affects only the named message, even in cumulative `client` mode.
+        let cumulative = ack && sub.ack == AckMode::Client;
+        if cumulative {
+            let rest = sub.by_tag.split_off(&DeliveryTag(tag.0 + 1));
+            for id in std::mem::replace(&mut sub.by_tag, rest).into_values() {
+                sub.by_id.remove(&id);
+            }
+        } else if let Some(id) = sub.by_tag.remove(&tag) {
+            sub.by_id.remove(&id);
+        }
+        let result = if ack {
+            self.conn.ack(consumer, tag, cumulative, tx.as_deref()).await
+        } else {
+            self.conn.nack(consumer, tag, tx.as_deref()).await
+        };
+        result.map_err(|e| match e {
+            CoreError::UnknownConsumer => StompError::UnknownSubscription(sub_key),
+            e => StompError::Core(e),
+        })
+    }
+
+    /// The next delivery from the core. Cancel-safe; pends forever when not connected.
+    pub async fn next_delivery(&mut self) -> Option<Delivery> {
+        self.conn.recv().await
+    }
+
+    /// A delivery if one is ready, for draining a batch before one flush.
+    pub fn try_next_delivery(&mut self) -> Option<Delivery> {
+        self.conn.try_recv()
+    }
+
+    /// Turns a delivery into a MESSAGE frame (auto-ack subscriptions acknowledge it now, as
+    /// ActiveMQ does on dispatch).
+    pub async fn handle_delivery(&mut self, d: Delivery) {
+        if self.state != State::Connected {
+            return;
+        }
+        let Some(sub_id) = self.by_consumer.get(&d.consumer) else {
+            // Unsubscribed while this delivery was in flight; the core requeued it.
+            return;
+        };
+        let version = self.v();
+        let frame = message_frame(&self.conn, &d, sub_id, version);
+        let Some(sub) = self.subs.get_mut(sub_id) else { return };
+        if sub.ack == AckMode::Auto {
+            let consumer = sub.consumer;
+            if let Err(e) = self.conn.ack(consumer, d.tag, false, None).await {
+                tracing::debug!(error = %e, "auto-ack failed");
+            }
+        } else {
+            sub.by_tag.insert(d.tag, Arc::clone(&d.message.id));
+            sub.by_id.insert(Arc::clone(&d.message.id), d.tag);
+        }
+        self.outbox.push_back(Outgoing::Frame(frame));
+    }
+
+    /// Ends the session: transactions roll back, unacknowledged messages return to their
+    /// queues, temporary destinations go away.
+    pub async fn finish(self) {
+        self.conn.close().await;
+    }
+}
