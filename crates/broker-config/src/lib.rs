@@ -1,1 +1,29 @@
-//! broker-config (being written).
+//! Configuration model of the ferromq broker.
+//!
+//! This crate owns [`BrokerConfig`] and its sections, their defaults, the TOML loader
+//! ([`BrokerConfig::from_toml_str`], [`BrokerConfig::load_file`], [`BrokerConfig::to_toml_string`])
+//! and [`BrokerConfig::validate`]. It knows nothing of sockets, tasks or storage engines: the
+//! `ferromq` binary loads and validates a config, then hands plain values to the crates that
+//! use them. `deploy/ferromq.toml` is the commented sample, kept equal to the defaults by a
+//! test.
+//!
+//! Invariants worth naming:
+//! - Every field has a default and every section is `#[serde(default)]`, so an empty file is a
+//!   valid config and a key added later never breaks an older file.
+//! - Unknown keys are rejected (`deny_unknown_fields`), so a misspelt key is an error rather
+//!   than a silently ignored setting.
+//! - Loading only parses; [`BrokerConfig::validate`] runs once after every layer (file,
+//!   command line, later environment and `activemq.xml`) is applied, and reports the first bad
+//!   field by its dotted TOML path, e.g. ``"`stomp.max_body` must be in 1..=1073741824; got 0"``.
+//! - No I/O beyond reading the file in [`BrokerConfig::load_file`].
+//!
+//! Layout: `model` (the types and defaults), `toml` (the TOML format), `validate` (the rules),
+//! `error` ([`ConfigError`]); an `activemq.xml` reader will sit beside `toml`.
+
+mod error;
+mod model;
+mod toml;
+mod validate;
+
+pub use error::ConfigError;
+pub use model::{BrokerConfig, CoreSection, NetworkConfig, StompSection, StorageConfig};

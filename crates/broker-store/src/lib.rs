@@ -6,11 +6,17 @@
 //!
 //! Invariants worth naming:
 //! - No backend type (RocksDB, files) appears here; `broker-core` depends on this crate only.
-//! - A [`Batch`] is applied atomically: all of its operations become visible, or none do.
+//! - A [`Batch`] is applied atomically: all of its operations become visible, or none do, and
+//!   its operations take effect in order (a put then a delete of the same key leaves nothing).
+//! - A message's key is `(queue, priority, seq)`; priorities above [`MAX_PRIORITY`] are
+//!   rejected ([`StoreError::InvalidPriority`]) before any operation of the batch is applied.
 //! - [`Store::load_queue`] returns a queue's messages in dispatch order: priority 9 first down
 //!   to 0, and within one priority by ascending `seq`. Backends make this a range scan.
 
 use bytes::Bytes;
+
+/// Highest JMS priority a stored message may carry; the broker clamps client values first.
+pub const MAX_PRIORITY: u8 = 9;
 
 mod mem;
 pub mod testsuite;
@@ -40,6 +46,14 @@ pub struct MessageRecord {
     pub body: Bytes,
 }
 
+impl MessageRecord {
+    /// The message's position in its queue's dispatch order, as [`Store::load_queue`]'s
+    /// `after` takes it: `(priority, seq)`.
+    pub fn position(&self) -> (u8, u64) {
+        (self.priority, self.seq)
+    }
+}
+
 /// Metadata kept for a destination so it exists again after a restart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DestinationRecord {
@@ -50,7 +64,7 @@ pub struct DestinationRecord {
 /// One change within a [`Batch`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
-    /// Store a message (replaces one with the same queue and seq).
+    /// Store a message (replaces one with the same queue, priority and seq).
     PutMessage(MessageRecord),
     /// Remove a message (acknowledged, expired or moved); removing a missing one is not an error.
     DeleteMessage {
@@ -125,6 +139,16 @@ pub enum StoreError {
         /// Configured limit.
         limit: u64,
     },
+    /// A [`Op::PutMessage`] carried a priority above [`MAX_PRIORITY`]; nothing was applied.
+    #[error("message {queue}/{seq} has priority {priority}; the maximum is {max}", max = MAX_PRIORITY)]
+    InvalidPriority {
+        /// Queue name.
+        queue: String,
+        /// Arrival order.
+        seq: u64,
+        /// The rejected priority.
+        priority: u8,
+    },
     /// Backend-specific failure.
     #[error("storage backend error: {0}")]
     Backend(String),
@@ -133,12 +157,15 @@ pub enum StoreError {
 /// The storage port. Implementations are synchronous and may block; the broker calls them
 /// from a dedicated thread, never from an async worker.
 pub trait Store: Send + Sync + 'static {
-    /// Applies every op of `batch` atomically and durably (per the backend's sync policy).
+    /// Applies every op of `batch` atomically and durably (per the backend's sync policy), in
+    /// order. A batch with an invalid op fails as a whole and changes nothing.
     fn apply(&self, batch: Batch) -> Result<(), StoreError>;
     /// Every destination recorded with [`Op::PutDestination`] and not deleted, sorted by name.
     fn destinations(&self) -> Result<Vec<DestinationRecord>, StoreError>;
     /// Up to `limit` messages of `queue` in dispatch order (priority 9..0, then seq), starting
-    /// strictly after the position `after` = `(priority, seq)` when given.
+    /// strictly after the position `after` = `(priority, seq)` when given. `after` need not
+    /// name a stored message (it may have been deleted since), so callers page with
+    /// [`MessageRecord::position`] of the last message they got.
     fn load_queue(
         &self,
         queue: &str,

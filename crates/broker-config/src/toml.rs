@@ -1,0 +1,295 @@
+//! The TOML format of [`BrokerConfig`]: sections `[network]`, `[stomp]`, `[storage]` and
+//! `[core]` with snake_case keys, every key optional.
+
+use std::path::Path;
+
+use crate::{BrokerConfig, ConfigError};
+
+impl BrokerConfig {
+    /// Parses a TOML document. Missing keys and sections take their defaults; unknown keys
+    /// and wrongly typed values are errors. Does not [`validate`](Self::validate).
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        ::toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: None,
+            message: e.to_string(),
+        })
+    }
+
+    /// Reads and parses the TOML file at `path`, like [`from_toml_str`](Self::from_toml_str);
+    /// errors name the file. Does not [`validate`](Self::validate).
+    pub fn load_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml_str(&text).map_err(|e| match e {
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: Some(path.to_owned()),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// This config as a TOML document (every key, no comments) that
+    /// [`from_toml_str`](Self::from_toml_str) reads back to an equal config.
+    pub fn to_toml_string(&self) -> Result<String, ConfigError> {
+        ::toml::to_string(self).map_err(|e| ConfigError::Serialize {
+            message: e.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::{CoreSection, NetworkConfig, StompSection, StorageConfig};
+
+    /// The commented sample shipped in `deploy/`.
+    const SAMPLE: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/ferromq.toml"
+    ));
+
+    fn parse_err(text: &str) -> String {
+        match BrokerConfig::from_toml_str(text) {
+            Err(e @ ConfigError::Parse { .. }) => e.to_string(),
+            other => panic!("expected a parse error for {text:?}, got {other:?}"),
+        }
+    }
+
+    /// Every `section.key` of a TOML document.
+    fn keys(text: &str) -> BTreeSet<String> {
+        let table: ::toml::Table = ::toml::from_str(text).expect("valid TOML");
+        let mut keys = BTreeSet::new();
+        for (section, value) in table {
+            let inner = value.as_table().expect("only sections at top level");
+            keys.extend(inner.keys().map(|k| format!("{section}.{k}")));
+        }
+        keys
+    }
+
+    #[test]
+    fn empty_document_is_the_default() {
+        assert_eq!(
+            BrokerConfig::from_toml_str("").unwrap(),
+            BrokerConfig::default()
+        );
+        assert_eq!(
+            BrokerConfig::from_toml_str("[network]\n[stomp]\n[storage]\n[core]\n").unwrap(),
+            BrokerConfig::default()
+        );
+    }
+
+    #[test]
+    fn full_file_parses() {
+        let text = r#"
+            [network]
+            bind = "127.0.0.1"
+            max_connections = 50
+            shutdown_grace_ms = 250
+
+            [stomp]
+            enabled = false
+            port = 0
+            max_frame_size = 2_000_000
+            max_header_count = 64
+            max_header_line = 8192
+            max_body = 1_000_000
+            hb_grace_multiplier = 2.5
+            server_heartbeat_ms = 5000
+            min_client_heartbeat_ms = 0
+            connect_timeout_ms = 3000
+            default_prefetch = 10
+            max_outbound_bytes = 1048576
+
+            [storage]
+            data_dir = "/var/lib/ferromq"
+
+            [core]
+            mailbox_capacity = 16
+            delivery_channel_capacity = 32
+        "#;
+        let expected = BrokerConfig {
+            network: NetworkConfig {
+                bind: "127.0.0.1".to_owned(),
+                max_connections: 50,
+                shutdown_grace_ms: 250,
+            },
+            stomp: StompSection {
+                enabled: false,
+                port: 0,
+                max_frame_size: 2_000_000,
+                max_header_count: 64,
+                max_header_line: 8192,
+                max_body: 1_000_000,
+                hb_grace_multiplier: 2.5,
+                server_heartbeat_ms: 5000,
+                min_client_heartbeat_ms: 0,
+                connect_timeout_ms: 3000,
+                default_prefetch: 10,
+                max_outbound_bytes: 1_048_576,
+            },
+            storage: StorageConfig {
+                data_dir: "/var/lib/ferromq".to_owned(),
+            },
+            core: CoreSection {
+                mailbox_capacity: 16,
+                delivery_channel_capacity: 32,
+            },
+        };
+        let parsed = BrokerConfig::from_toml_str(text).unwrap();
+        assert_eq!(parsed, expected);
+        parsed.validate().unwrap();
+    }
+
+    #[test]
+    fn missing_keys_keep_their_defaults() {
+        let c = BrokerConfig::from_toml_str("[stomp]\nport = 61614\n").unwrap();
+        assert_eq!(c.stomp.port, 61614);
+        assert_eq!(
+            c,
+            BrokerConfig {
+                stomp: StompSection {
+                    port: 61614,
+                    ..StompSection::default()
+                },
+                ..BrokerConfig::default()
+            }
+        );
+    }
+
+    #[test]
+    fn integer_multiplier_is_accepted() {
+        let c = BrokerConfig::from_toml_str("[stomp]\nhb_grace_multiplier = 2\n").unwrap();
+        assert_eq!(c.stomp.hb_grace_multiplier, 2.0);
+    }
+
+    #[test]
+    fn unknown_key_is_rejected() {
+        let msg = parse_err("[stomp]\nmax_frame = 10\n");
+        assert!(msg.contains("unknown field `max_frame`"), "{msg}");
+        assert!(
+            msg.contains("line 2"),
+            "message should locate the key: {msg}"
+        );
+    }
+
+    #[test]
+    fn unknown_section_is_rejected() {
+        let msg = parse_err("[amqp]\nport = 5672\n");
+        assert!(msg.contains("unknown field `amqp`"), "{msg}");
+    }
+
+    #[test]
+    fn wrong_type_is_rejected() {
+        let msg = parse_err("[stomp]\nport = \"61613\"\n");
+        assert!(msg.contains("invalid type"), "{msg}");
+        let msg = parse_err("[stomp]\nport = 70000\n");
+        assert!(msg.contains("integer `70000`, expected u16"), "{msg}");
+        let msg = parse_err("[network]\nmax_connections = -1\n");
+        assert!(msg.contains("integer `-1`, expected usize"), "{msg}");
+    }
+
+    #[test]
+    fn malformed_toml_is_a_parse_error() {
+        let msg = parse_err("[stomp\nport = 1\n");
+        assert!(msg.starts_with("cannot parse config <string>:"), "{msg}");
+    }
+
+    #[test]
+    fn round_trip_through_toml() {
+        let default = BrokerConfig::default();
+        let text = default.to_toml_string().unwrap();
+        assert_eq!(BrokerConfig::from_toml_str(&text).unwrap(), default);
+
+        let custom = BrokerConfig {
+            network: NetworkConfig {
+                bind: "::1".to_owned(),
+                ..NetworkConfig::default()
+            },
+            stomp: StompSection {
+                enabled: false,
+                hb_grace_multiplier: 3.0,
+                port: 0,
+                ..StompSection::default()
+            },
+            storage: StorageConfig {
+                data_dir: "data dir/with \"quotes\" and ü".to_owned(),
+            },
+            core: CoreSection {
+                mailbox_capacity: 1,
+                delivery_channel_capacity: 1_048_576,
+            },
+        };
+        let text = custom.to_toml_string().unwrap();
+        assert_eq!(
+            BrokerConfig::from_toml_str(&text).unwrap(),
+            custom,
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn generated_toml_has_every_key_in_its_section() {
+        let text = BrokerConfig::default().to_toml_string().unwrap();
+        let keys = keys(&text);
+        assert_eq!(keys.len(), 3 + 12 + 1 + 2, "{keys:?}");
+        assert!(keys.contains("stomp.max_outbound_bytes"), "{keys:?}");
+        assert!(keys.contains("core.delivery_channel_capacity"), "{keys:?}");
+    }
+
+    #[test]
+    fn deploy_sample_equals_the_defaults() {
+        let sample = BrokerConfig::from_toml_str(SAMPLE).expect("deploy/ferromq.toml parses");
+        assert_eq!(
+            sample,
+            BrokerConfig::default(),
+            "deploy/ferromq.toml drifted from BrokerConfig::default()"
+        );
+    }
+
+    #[test]
+    fn deploy_sample_lists_every_key() {
+        let generated = BrokerConfig::default().to_toml_string().unwrap();
+        assert_eq!(
+            keys(SAMPLE),
+            keys(&generated),
+            "deploy/ferromq.toml must list every key of BrokerConfig"
+        );
+    }
+
+    #[test]
+    fn load_file_reads_and_names_the_file() {
+        let dir = std::env::temp_dir().join(format!("broker-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+
+        let good = dir.join("good.toml");
+        std::fs::write(&good, "[core]\nmailbox_capacity = 8\n").unwrap();
+        let c = BrokerConfig::load_file(&good).unwrap();
+        assert_eq!(c.core.mailbox_capacity, 8);
+
+        let bad = dir.join("bad.toml");
+        std::fs::write(&bad, "[core]\nmailbox = 8\n").unwrap();
+        match BrokerConfig::load_file(&bad) {
+            Err(ConfigError::Parse { path, message }) => {
+                assert_eq!(path.as_deref(), Some(bad.as_path()));
+                assert!(message.contains("unknown field `mailbox`"), "{message}");
+            }
+            other => panic!("expected a parse error, got {other:?}"),
+        }
+
+        let missing = dir.join("missing.toml");
+        let err = BrokerConfig::load_file(&missing).unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::Io { path, source }
+                if path == &missing && source.kind() == std::io::ErrorKind::NotFound),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("missing.toml"), "{err}");
+
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
