@@ -1,1 +1,181 @@
-//! broker-net (being written).
+//! ferromq's network edge: TCP listeners, one task per connection, the connection limit and
+//! graceful shutdown.
+//!
+//! Each connection task owns its socket halves, a [`stomp_codec::StompCodec`] and a
+//! [`broker_stomp::StompSession`], and loops on `select!` over: bytes from the socket, the
+//! next delivery from the core (only while connected), the session's next deadline
+//! (heart-beats, connect timeout) and the shutdown token. Everything the session queued is
+//! encoded into one buffer and written with one call.
+//!
+//! Invariants worth naming:
+//! - No protocol logic here: the session decides, this crate moves bytes and time.
+//! - Every task is tracked; [`Server::shutdown`] stops accepting, lets each connection finish
+//!   the frame it is processing, tells the client, and waits (bounded by the grace period).
+//! - Writes are bounded in time: a client that stops reading is dropped after
+//!   [`WRITE_TIMEOUT`], and while a write is pending no more deliveries are taken, so the
+//!   core's prefetch accounting, not this task's memory, absorbs a slow consumer.
+
+mod stomp;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use broker_config::BrokerConfig;
+use broker_core::Broker;
+use broker_stomp::StompConfig;
+use stomp_codec::Limits;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// How long one socket write may take before the client is dropped as a slow consumer.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Errors starting or running the network edge.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// The configured bind address is not an IP address.
+    #[error("invalid bind address '{0}'")]
+    InvalidBind(String),
+    /// The listener could not bind.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// The running listeners.
+#[derive(Debug)]
+pub struct Server {
+    stomp_addr: Option<SocketAddr>,
+    token: CancellationToken,
+    tracker: TaskTracker,
+    grace: Duration,
+}
+
+impl Server {
+    /// Binds the configured listeners and starts accepting. Port 0 picks a free port; the
+    /// chosen address is logged (`listening protocol=stomp addr=...`) and returned by
+    /// [`Server::stomp_addr`].
+    pub async fn start(cfg: &BrokerConfig, broker: Broker) -> Result<Self, NetError> {
+        let ip: IpAddr = cfg
+            .network
+            .bind
+            .parse()
+            .map_err(|_| NetError::InvalidBind(cfg.network.bind.clone()))?;
+        let token = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let permits = Arc::new(Semaphore::new(cfg.network.max_connections));
+        let mut stomp_addr = None;
+        if cfg.stomp.enabled {
+            let addr = SocketAddr::new(ip, cfg.stomp.port);
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|source| NetError::Bind { addr, source })?;
+            let local = listener
+                .local_addr()
+                .map_err(|source| NetError::Bind { addr, source })?;
+            tracing::info!(protocol = %"stomp", addr = %local, "listening");
+            stomp_addr = Some(local);
+            let ctx = stomp::Context {
+                broker,
+                session: Arc::new(stomp_config(cfg)),
+                limits: Limits {
+                    max_frame_size: cfg.stomp.max_frame_size,
+                    max_header_count: cfg.stomp.max_header_count,
+                    max_header_line: cfg.stomp.max_header_line,
+                    max_body: cfg.stomp.max_body,
+                },
+                token: token.clone(),
+                tracker: tracker.clone(),
+            };
+            tracker.spawn(accept_loop(listener, permits, ctx));
+        }
+        Ok(Self {
+            stomp_addr,
+            token,
+            tracker,
+            grace: Duration::from_millis(cfg.network.shutdown_grace_ms),
+        })
+    }
+
+    /// Where the STOMP listener is bound, when enabled.
+    pub fn stomp_addr(&self) -> Option<SocketAddr> {
+        self.stomp_addr
+    }
+
+    /// The token whose cancellation starts a graceful shutdown.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.token.clone()
+    }
+
+    /// Waits until shutdown was requested and every connection finished (or the grace
+    /// period ran out).
+    pub async fn wait(self) {
+        self.token.cancelled().await;
+        self.tracker.close();
+        if tokio::time::timeout(self.grace, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                grace_ms = self.grace.as_millis() as u64,
+                "connections still open after the shutdown grace period"
+            );
+        }
+    }
+
+    /// Stops accepting, closes every connection gracefully and waits for them.
+    pub async fn shutdown(self) {
+        self.token.cancel();
+        self.wait().await;
+    }
+}
+
+fn stomp_config(cfg: &BrokerConfig) -> StompConfig {
+    StompConfig {
+        hb_grace_multiplier: cfg.stomp.hb_grace_multiplier,
+        min_server_heartbeat_ms: cfg.stomp.server_heartbeat_ms,
+        min_client_heartbeat_ms: cfg.stomp.min_client_heartbeat_ms,
+        connect_timeout: Duration::from_millis(cfg.stomp.connect_timeout_ms),
+        default_prefetch: cfg.stomp.default_prefetch,
+        ..StompConfig::default()
+    }
+}
+
+async fn accept_loop(listener: TcpListener, permits: Arc<Semaphore>, ctx: stomp::Context) {
+    loop {
+        let accepted = tokio::select! {
+            () = ctx.token.cancelled() => break,
+            r = listener.accept() => r,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                match Arc::clone(&permits).try_acquire_owned() {
+                    Ok(permit) => {
+                        let ctx = ctx.clone();
+                        ctx.tracker.clone().spawn(async move {
+                            stomp::serve(stream, peer, ctx).await;
+                            drop(permit);
+                        });
+                    }
+                    Err(_) => {
+                        tracing::warn!(%peer, "connection limit reached; refusing connection");
+                        ctx.tracker.spawn(stomp::refuse(stream));
+                    }
+                }
+            }
+            Err(e) => {
+                // Usually EMFILE/ENFILE: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}

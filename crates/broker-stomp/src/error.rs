@@ -2,7 +2,7 @@
 //! ERROR frame whose `message` header is the error's `Display`, then closes.
 
 use broker_core::CoreError;
-use stomp_codec::{Command, CodecError};
+use stomp_codec::{CodecError, Command};
 
 /// Why a STOMP session ends with an ERROR frame.
 #[derive(Debug, thiserror::Error)]

@@ -96,7 +96,9 @@ pub fn message_from_send(
     now_ms: u64,
 ) -> Result<Message, StompError> {
     let h = &frame.headers;
-    let persistent = h.get("persistent").is_some_and(|v| v.eq_ignore_ascii_case(b"true"));
+    let persistent = h
+        .get("persistent")
+        .is_some_and(|v| v.eq_ignore_ascii_case(b"true"));
     let priority = match h.get_str("priority") {
         None => broker_core::DEFAULT_PRIORITY,
         Some(p) => {

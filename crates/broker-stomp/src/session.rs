@@ -240,7 +240,14 @@ impl StompSession {
 
     fn fail(&mut self, err: StompError, receipt: Option<String>) {
         tracing::debug!(error = %err, "STOMP protocol error");
+        let unsupported = matches!(err, StompError::UnsupportedVersion);
         self.fail_with(err.to_string(), receipt);
+        if unsupported {
+            // The spec asks for the versions the server supports in a `version` header.
+            if let Some(Outgoing::Frame(f)) = self.outbox.back_mut() {
+                f.headers.push("version", "1.0,1.1,1.2");
+            }
+        }
     }
 
     fn fail_with(&mut self, message: String, receipt: Option<String>) {
@@ -260,10 +267,9 @@ impl StompSession {
         let h = &frame.headers;
         let version = match h.accept_version() {
             None => Version::V1_0,
-            Some(list) => Version::negotiate(list, &Version::ALL).ok_or_else(|| {
-                // The spec asks for the supported versions in a `version` header.
-                StompError::UnsupportedVersion
-            })?,
+            Some(list) => {
+                Version::negotiate(list, &Version::ALL).ok_or(StompError::UnsupportedVersion)?
+            }
         };
         let mut connected = Frame::new(Command::Connected)
             .header("version", version.as_str())
@@ -282,8 +288,16 @@ impl StompSession {
             };
             // We offer to send at least as often as asked (floored), and ask the client for
             // at least its own promise (floored), so negotiation yields exactly these.
-            let sx = if cy == 0 { 0 } else { cy.max(self.cfg.min_server_heartbeat_ms) };
-            let sy = if cx == 0 { 0 } else { cx.max(self.cfg.min_client_heartbeat_ms) };
+            let sx = if cy == 0 {
+                0
+            } else {
+                cy.max(self.cfg.min_server_heartbeat_ms)
+            };
+            let sy = if cx == 0 {
+                0
+            } else {
+                cx.max(self.cfg.min_client_heartbeat_ms)
+            };
             self.send_every = heart_beat_period(sx, cy).map(|ms| Duration::from_millis(ms.into()));
             self.read_timeout = heart_beat_period(cx, sy).map(|ms| {
                 let grace = self.cfg.hb_grace_multiplier.max(1.0);
@@ -298,10 +312,13 @@ impl StompSession {
     }
 
     fn require<'a>(frame: &'a Frame, header: &'static str) -> Result<&'a str, StompError> {
-        frame.headers.get_str(header).ok_or(StompError::MissingHeader {
-            command: frame.command,
-            header,
-        })
+        frame
+            .headers
+            .get_str(header)
+            .ok_or(StompError::MissingHeader {
+                command: frame.command,
+                header,
+            })
     }
 
     fn v(&self) -> Version {
@@ -352,7 +369,12 @@ impl StompSession {
             Some(id) => id.to_owned(),
             // STOMP 1.0 makes `id` optional; the destination then names the subscription.
             None if self.v() == Version::V1_0 => dest_name.to_owned(),
-            None => return Err(StompError::MissingHeader { command: Command::Subscribe, header: "id" }),
+            None => {
+                return Err(StompError::MissingHeader {
+                    command: Command::Subscribe,
+                    header: "id",
+                })
+            }
         };
         let ack = match frame.headers.ack().unwrap_or("auto") {
             "auto" => AckMode::Auto,
@@ -386,7 +408,10 @@ impl StompSession {
                 }
             },
         };
-        let no_local = frame.headers.get("activemq.noLocal").is_some_and(|v| v.eq_ignore_ascii_case(b"true"));
+        let no_local = frame
+            .headers
+            .get("activemq.noLocal")
+            .is_some_and(|v| v.eq_ignore_ascii_case(b"true"));
         if self.subs.contains_key(&id) {
             // ActiveMQ accepts a duplicate id silently; keep the first subscription.
             return Ok(());
@@ -394,12 +419,21 @@ impl StompSession {
         let destination = parse_destination(&self.conn, dest_name)?;
         let consumer = self
             .conn
-            .subscribe(ConsumerSpec { destination, prefetch, no_local })
+            .subscribe(ConsumerSpec {
+                destination,
+                prefetch,
+                no_local,
+            })
             .await?;
         self.by_consumer.insert(consumer, id.clone());
         self.subs.insert(
             id,
-            Subscription { consumer, ack, by_tag: BTreeMap::new(), by_id: HashMap::new() },
+            Subscription {
+                consumer,
+                ack,
+                by_tag: BTreeMap::new(),
+                by_id: HashMap::new(),
+            },
         );
         Ok(())
     }
@@ -408,9 +442,17 @@ impl StompSession {
         let id = match frame.headers.id() {
             Some(id) => id.to_owned(),
             None if self.v() == Version::V1_0 => Self::require(frame, "destination")?.to_owned(),
-            None => return Err(StompError::MissingHeader { command: Command::Unsubscribe, header: "id" }),
+            None => {
+                return Err(StompError::MissingHeader {
+                    command: Command::Unsubscribe,
+                    header: "id",
+                })
+            }
         };
-        let sub = self.subs.remove(&id).ok_or(StompError::UnknownSubscription(id))?;
+        let sub = self
+            .subs
+            .remove(&id)
+            .ok_or(StompError::UnknownSubscription(id))?;
         self.by_consumer.remove(&sub.consumer);
         self.conn.unsubscribe(sub.consumer).await?;
         Ok(())
@@ -418,19 +460,33 @@ impl StompSession {
 
     /// ACK (`ack = true`) or NACK in the version's form: 1.2 `id`; 1.1 `subscription` +
     /// `message-id`; 1.0 `message-id`.
-    async fn on_ack(&mut self, frame: &Frame, tx: Option<String>, ack: bool) -> Result<(), StompError> {
+    async fn on_ack(
+        &mut self,
+        frame: &Frame,
+        tx: Option<String>,
+        ack: bool,
+    ) -> Result<(), StompError> {
         let (msg_id, sub_id) = match self.v() {
             Version::V1_2 => (Self::require(frame, "id")?, frame.headers.subscription()),
             Version::V1_1 => (
                 Self::require(frame, "message-id")?,
                 Some(Self::require(frame, "subscription")?),
             ),
-            Version::V1_0 => (Self::require(frame, "message-id")?, frame.headers.subscription()),
+            Version::V1_0 => (
+                Self::require(frame, "message-id")?,
+                frame.headers.subscription(),
+            ),
         };
         let (sub_key, tag) = match sub_id {
             Some(s) => {
-                let sub = self.subs.get(s).ok_or_else(|| StompError::UnknownSubscription(s.to_owned()))?;
-                let tag = *sub.by_id.get(msg_id).ok_or_else(|| StompError::UnknownMessage(msg_id.to_owned()))?;
+                let sub = self
+                    .subs
+                    .get(s)
+                    .ok_or_else(|| StompError::UnknownSubscription(s.to_owned()))?;
+                let tag = *sub
+                    .by_id
+                    .get(msg_id)
+                    .ok_or_else(|| StompError::UnknownMessage(msg_id.to_owned()))?;
                 (s.to_owned(), tag)
             }
             None => self
@@ -454,7 +510,9 @@ impl StompSession {
             sub.by_id.remove(&id);
         }
         let result = if ack {
-            self.conn.ack(consumer, tag, cumulative, tx.as_deref()).await
+            self.conn
+                .ack(consumer, tag, cumulative, tx.as_deref())
+                .await
         } else {
             self.conn.nack(consumer, tag, tx.as_deref()).await
         };
@@ -486,7 +544,9 @@ impl StompSession {
         };
         let version = self.v();
         let frame = message_frame(&self.conn, &d, sub_id, version);
-        let Some(sub) = self.subs.get_mut(sub_id) else { return };
+        let Some(sub) = self.subs.get_mut(sub_id) else {
+            return;
+        };
         if sub.ack == AckMode::Auto {
             let consumer = sub.consumer;
             if let Err(e) = self.conn.ack(consumer, d.tag, false, None).await {

@@ -11,7 +11,11 @@ use stomp_codec::{Command, Frame, Version};
 fn session(cfg: StompConfig) -> (StompSession, Broker, Instant) {
     let broker = Broker::new(CoreConfig::default(), Arc::new(MemStore::new()));
     let now = Instant::now();
-    (StompSession::new(broker.connect(), Arc::new(cfg), now), broker, now)
+    (
+        StompSession::new(broker.connect(), Arc::new(cfg), now),
+        broker,
+        now,
+    )
 }
 
 fn frames(s: &mut StompSession) -> Vec<Outgoing> {
@@ -40,7 +44,11 @@ fn connect(accept: Option<&'static str>, hb: Option<&'static str>) -> Frame {
 
 #[tokio::test]
 async fn version_negotiation() {
-    for (accept, want) in [(None, "1.0"), (Some("1.0,1.1"), "1.1"), (Some("1.1,1.2,2.0"), "1.2")] {
+    for (accept, want) in [
+        (None, "1.0"),
+        (Some("1.0,1.1"), "1.1"),
+        (Some("1.1,1.2,2.0"), "1.2"),
+    ] {
         let (mut s, _b, now) = session(StompConfig::default());
         s.handle_frame(connect(accept, None), now).await;
         let f = only_frame(&mut s);
@@ -53,7 +61,11 @@ async fn version_negotiation() {
     s.handle_frame(connect(Some("9.9"), None), now).await;
     let f = only_frame(&mut s);
     assert_eq!(f.command, Command::Error);
-    assert!(f.headers.get_str("message").unwrap().contains("1.0,1.1,1.2"));
+    assert!(f
+        .headers
+        .get_str("message")
+        .unwrap()
+        .contains("1.0,1.1,1.2"));
     assert!(s.is_closing());
 }
 
@@ -80,7 +92,8 @@ async fn heart_beats_are_negotiated_sent_and_enforced_with_grace() {
     };
     let (mut s, _b, now) = session(cfg);
     // Client can send every 1000 ms and wants ours every 500 ms.
-    s.handle_frame(connect(Some("1.2"), Some("1000,500")), now).await;
+    s.handle_frame(connect(Some("1.2"), Some("1000,500")), now)
+        .await;
     let f = only_frame(&mut s);
     assert_eq!(f.headers.get_str("heart-beat"), Some("500,1000"));
     s.note_written(now);
@@ -106,8 +119,12 @@ async fn heart_beats_are_floored_and_ignored_in_1_0() {
         ..StompConfig::default()
     };
     let (mut s, _b, now) = session(cfg.clone());
-    s.handle_frame(connect(Some("1.1"), Some("100,10")), now).await;
-    assert_eq!(only_frame(&mut s).headers.get_str("heart-beat"), Some("1000,1000"));
+    s.handle_frame(connect(Some("1.1"), Some("100,10")), now)
+        .await;
+    assert_eq!(
+        only_frame(&mut s).headers.get_str("heart-beat"),
+        Some("1000,1000")
+    );
     let (mut s, _b, now) = session(cfg);
     s.handle_frame(connect(None, Some("100,100")), now).await;
     let f = only_frame(&mut s);
@@ -140,7 +157,10 @@ async fn send_subscribe_deliver_ack_in_1_2() {
         .header("ack", "client-individual")
         .header("receipt", "r-sub");
     s.handle_frame(sub, now).await;
-    assert_eq!(only_frame(&mut s).headers.get_str("receipt-id"), Some("r-sub"));
+    assert_eq!(
+        only_frame(&mut s).headers.get_str("receipt-id"),
+        Some("r-sub")
+    );
     let send = Frame::new(Command::Send)
         .header("destination", "/queue/x")
         .header("custom", "v")
@@ -163,10 +183,12 @@ async fn send_subscribe_deliver_ack_in_1_2() {
     assert_eq!(m.headers.get_str("redelivered"), None);
     assert_eq!(&m.body[..], b"hello");
     let ack_id = m.headers.get_str("ack").unwrap().to_owned();
-    s.handle_frame(Frame::new(Command::Ack).header("id", ack_id.clone()), now).await;
+    s.handle_frame(Frame::new(Command::Ack).header("id", ack_id.clone()), now)
+        .await;
     assert!(frames(&mut s).is_empty());
     // Acking it twice is a protocol error.
-    s.handle_frame(Frame::new(Command::Ack).header("id", ack_id), now).await;
+    s.handle_frame(Frame::new(Command::Ack).header("id", ack_id), now)
+        .await;
     assert_eq!(only_frame(&mut s).command, Command::Error);
 }
 
@@ -175,7 +197,11 @@ async fn disconnect_with_receipt_then_closing() {
     let (mut s, _b, now) = session(StompConfig::default());
     s.handle_frame(connect(Some("1.1"), None), now).await;
     frames(&mut s);
-    s.handle_frame(Frame::new(Command::Disconnect).header("receipt", "bye"), now).await;
+    s.handle_frame(
+        Frame::new(Command::Disconnect).header("receipt", "bye"),
+        now,
+    )
+    .await;
     let f = only_frame(&mut s);
     assert_eq!(f.command, Command::Receipt);
     assert_eq!(f.headers.get_str("receipt-id"), Some("bye"));

@@ -1,1 +1,145 @@
-fn main() {}
+//! The `ferromq` binary: command line, configuration, logging and wiring of
+//! store → core → network. The only crate that uses `anyhow`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use broker_config::BrokerConfig;
+use broker_core::{Broker, CoreConfig};
+use broker_net::Server;
+use clap::{Parser, Subcommand};
+
+/// ferromq: a message broker that ActiveMQ users can drop in.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// TOML configuration file (see deploy/ferromq.toml); built-in defaults when absent.
+    #[arg(long, value_name = "FILE", global = true)]
+    config: Option<PathBuf>,
+    /// Address to listen on (overrides `network.bind`).
+    #[arg(long, value_name = "IP")]
+    bind: Option<String>,
+    /// STOMP port; 0 picks a free one (overrides `stomp.port`).
+    #[arg(long, value_name = "PORT")]
+    stomp_port: Option<u16>,
+    /// Directory for broker data (overrides `storage.data_dir`).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run the broker (the default).
+    Run,
+    /// Print the default configuration as TOML.
+    GenerateConfig,
+    /// Load and validate the configuration, then exit.
+    CheckConfig,
+}
+
+fn load_config(cli: &Cli) -> Result<BrokerConfig> {
+    let mut cfg = match &cli.config {
+        Some(path) => BrokerConfig::load_file(path)
+            .with_context(|| format!("loading configuration from {}", path.display()))?,
+        None => BrokerConfig::default(),
+    };
+    if let Some(b) = &cli.bind {
+        cfg.network.bind = b.clone();
+    }
+    if let Some(p) = cli.stomp_port {
+        cfg.stomp.port = p;
+    }
+    if let Some(d) = &cli.data_dir {
+        cfg.storage.data_dir = d.to_string_lossy().into_owned();
+    }
+    cfg.validate().context("invalid configuration")?;
+    Ok(cfg)
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Cmd::GenerateConfig) => {
+            print!("{}", BrokerConfig::default().to_toml_string()?);
+            Ok(())
+        }
+        Some(Cmd::CheckConfig) => {
+            load_config(&cli)?;
+            println!("configuration is valid");
+            Ok(())
+        }
+        Some(Cmd::Run) | None => {
+            tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::stderr().is_terminal())
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                )
+                .init();
+            let cfg = load_config(&cli)?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .thread_name("ferromq")
+                .build()
+                .context("starting the async runtime")?;
+            rt.block_on(run(cfg))
+        }
+    }
+}
+
+async fn run(cfg: BrokerConfig) -> Result<()> {
+    std::fs::create_dir_all(&cfg.storage.data_dir)
+        .with_context(|| format!("creating data directory {}", cfg.storage.data_dir))?;
+    // Persistence to disk (RocksDB) arrives with the durable-messages work; until then
+    // persistent messages live in the in-memory store and do not survive a restart.
+    let store = Arc::new(broker_store::MemStore::new());
+    tracing::info!(data_dir = %cfg.storage.data_dir, store = %"memory", "starting ferromq {}", env!("CARGO_PKG_VERSION"));
+    let broker = Broker::new(
+        CoreConfig {
+            mailbox_capacity: cfg.core.mailbox_capacity,
+            delivery_channel_capacity: cfg.core.delivery_channel_capacity,
+        },
+        store,
+    );
+    let server = Server::start(&cfg, broker.clone())
+        .await
+        .context("starting listeners")?;
+    let token = server.shutdown_token();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested");
+        token.cancel();
+    });
+    server.wait().await;
+    broker.shutdown();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch SIGTERM; only SIGINT stops the broker");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,175 @@
+//! The STOMP connection task.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use broker_core::Broker;
+use broker_stomp::{Outgoing, StompConfig, StompSession};
+use bytes::BytesMut;
+use stomp_codec::{Command, Frame, Item, Limits, StompCodec};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use crate::WRITE_TIMEOUT;
+
+/// Deliveries turned into frames before one flush.
+const DELIVERY_BATCH: usize = 64;
+
+static CONNECTION_SEQ: AtomicU64 = AtomicU64::new(1);
+
+#[derive(Clone)]
+pub(crate) struct Context {
+    pub(crate) broker: Broker,
+    pub(crate) session: Arc<StompConfig>,
+    pub(crate) limits: Limits,
+    pub(crate) token: CancellationToken,
+    pub(crate) tracker: TaskTracker,
+}
+
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// Tells a client over the connection limit why it is dropped.
+pub(crate) async fn refuse(mut stream: TcpStream) {
+    let mut frame = Frame::new(Command::Error)
+        .header("message", "Connection limit reached")
+        .with_body(&b"Connection limit reached"[..]);
+    frame.set_content_length();
+    let mut buf = BytesMut::new();
+    StompCodec::new(Limits::default()).encode(&frame, &mut buf);
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&buf)).await;
+    let _ = stream.shutdown().await;
+}
+
+pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Context) {
+    let conn_id = CONNECTION_SEQ.fetch_add(1, Ordering::Relaxed);
+    let span = tracing::info_span!("conn", conn_id, %peer, protocol = %"stomp", tls = false);
+    run(stream, ctx).instrument(span).await;
+}
+
+async fn flush(
+    session: &mut StompSession,
+    codec: &StompCodec,
+    wr: &mut OwnedWriteHalf,
+    buf: &mut BytesMut,
+) -> std::io::Result<()> {
+    while let Some(out) = session.poll_transmit() {
+        match out {
+            Outgoing::Frame(f) => codec.encode(&f, buf),
+            Outgoing::HeartBeat => StompCodec::encode_heartbeat(buf),
+        }
+    }
+    if buf.is_empty() {
+        return Ok(());
+    }
+    match tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(buf)).await {
+        Ok(r) => r?,
+        Err(_) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "client stopped reading (slow consumer)",
+            ))
+        }
+    }
+    buf.clear();
+    session.note_written(now());
+    Ok(())
+}
+
+async fn run(stream: TcpStream, ctx: Context) {
+    tracing::debug!("accepted");
+    let (mut rd, mut wr) = stream.into_split();
+    let mut codec = StompCodec::new(ctx.limits);
+    let mut session = StompSession::new(ctx.broker.connect(), Arc::clone(&ctx.session), now());
+    let mut rbuf = BytesMut::with_capacity(8 * 1024);
+    let mut wbuf = BytesMut::with_capacity(8 * 1024);
+    let mut versioned = false;
+    loop {
+        if let Err(e) = flush(&mut session, &codec, &mut wr, &mut wbuf).await {
+            tracing::debug!(error = %e, "write failed");
+            break;
+        }
+        if session.is_closing() {
+            break;
+        }
+        let deadline = session.poll_timeout().map(tokio::time::Instant::from_std);
+        let connected = session.is_connected();
+        tokio::select! {
+            biased;
+            () = ctx.token.cancelled() => {
+                // Graceful: the frame in progress is done; tell the client and close.
+                let mut frame = Frame::new(Command::Error)
+                    .header("message", "Broker is shutting down")
+                    .with_body(&b"Broker is shutting down"[..]);
+                frame.set_content_length();
+                codec.encode(&frame, &mut wbuf);
+                let _ = flush(&mut session, &codec, &mut wr, &mut wbuf).await;
+                break;
+            }
+            r = rd.read_buf(&mut rbuf) => match r {
+                Ok(0) => {
+                    tracing::debug!("peer closed");
+                    break;
+                }
+                Ok(_) => {
+                    session.note_read(now());
+                    loop {
+                        match codec.decode(&mut rbuf) {
+                            Ok(Some(Item::Frame(frame))) => {
+                                session.handle_frame(frame, now()).await;
+                                if !versioned {
+                                    if let Some(v) = session.version() {
+                                        codec.set_version(v);
+                                        versioned = true;
+                                    }
+                                }
+                                if session.is_closing() {
+                                    break;
+                                }
+                            }
+                            Ok(Some(Item::HeartBeat)) => {}
+                            Ok(None) => break,
+                            Err(e) => {
+                                session.handle_codec_error(e);
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "read failed");
+                    break;
+                }
+            },
+            d = session.next_delivery(), if connected => {
+                if let Some(d) = d {
+                    session.handle_delivery(d).await;
+                    for _ in 1..DELIVERY_BATCH {
+                        match session.try_next_delivery() {
+                            Some(d) => session.handle_delivery(d).await,
+                            None => break,
+                        }
+                    }
+                }
+            }
+            () = sleep_until(deadline) => session.handle_timeout(now()),
+        }
+    }
+    let _ = wr.shutdown().await;
+    session.finish().await;
+    tracing::debug!("closed");
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
