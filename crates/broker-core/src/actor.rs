@@ -31,6 +31,7 @@ pub(crate) struct Register {
     pub(crate) tx: mpsc::Sender<Delivery>,
     pub(crate) prefetch: u32,
     pub(crate) no_local: bool,
+    pub(crate) max_pending: usize,
 }
 
 /// What a destination actor is asked to do.
@@ -72,10 +73,21 @@ pub(crate) enum Command {
     Delete,
 }
 
+struct TopicSub {
+    lane: Lane,
+    /// Skip messages sent by the subscriber's own connection.
+    no_local: bool,
+    conn: ConnectionId,
+    /// Pending messages beyond which the oldest are discarded: a slow subscriber must not
+    /// hold an unbounded backlog of a non-durable topic.
+    max_pending: usize,
+    discarded: u64,
+}
+
 enum Mode {
     Queue(Lane),
-    /// One lane per subscriber; `no_local` subscribers skip their own connection's messages.
-    Topic(HashMap<ConsumerId, (Lane, bool, ConnectionId)>),
+    /// One lane per subscriber.
+    Topic(HashMap<ConsumerId, TopicSub>),
 }
 
 pub(crate) struct DestinationActor {
@@ -189,7 +201,7 @@ impl DestinationActor {
     fn unstall(&mut self) {
         match &mut self.mode {
             Mode::Queue(lane) => lane.unstall(),
-            Mode::Topic(subs) => subs.values_mut().for_each(|(l, _, _)| l.unstall()),
+            Mode::Topic(subs) => subs.values_mut().for_each(|s| s.lane.unstall()),
         }
     }
 
@@ -205,8 +217,8 @@ impl DestinationActor {
                 expired = d.expired;
             }
             Mode::Topic(subs) => {
-                for (lane, _, _) in subs.values_mut() {
-                    let d = lane.dispatch(now);
+                for sub in subs.values_mut() {
+                    let d = sub.lane.dispatch(now);
                     stalled |= d.stalled;
                 }
             }
@@ -253,7 +265,16 @@ impl DestinationActor {
                     Mode::Topic(subs) => {
                         let mut lane = Lane::default();
                         lane.add_consumer(slot);
-                        subs.insert(reg.id, (lane, reg.no_local, reg.conn));
+                        subs.insert(
+                            reg.id,
+                            TopicSub {
+                                lane,
+                                no_local: reg.no_local,
+                                conn: reg.conn,
+                                max_pending: reg.max_pending.max(1),
+                                discarded: 0,
+                            },
+                        );
                     }
                 }
                 let _ = reply.send(Ok(()));
@@ -306,7 +327,7 @@ impl DestinationActor {
             }
             Command::ConnectionClosed { conn } => match &mut self.mode {
                 Mode::Queue(lane) => lane.remove_connection(conn),
-                Mode::Topic(subs) => subs.retain(|_, (_, _, c)| *c != conn),
+                Mode::Topic(subs) => subs.retain(|_, s| s.conn != conn),
             },
             Command::Delete => return false,
         }
@@ -316,7 +337,7 @@ impl DestinationActor {
     fn lane_of(&mut self, id: ConsumerId) -> Option<&mut Lane> {
         match &mut self.mode {
             Mode::Queue(lane) => lane.has_consumer(id).then_some(lane),
-            Mode::Topic(subs) => subs.get_mut(&id).map(|(l, _, _)| l),
+            Mode::Topic(subs) => subs.get_mut(&id).map(|s| &mut s.lane),
         }
     }
 
@@ -344,15 +365,22 @@ impl DestinationActor {
                 });
             }
             Mode::Topic(subs) => {
-                for (lane, no_local, conn) in subs.values_mut() {
-                    if *no_local && *conn == msg.producer {
+                for sub in subs.values_mut() {
+                    if sub.no_local && sub.conn == msg.producer {
                         continue;
                     }
-                    lane.push(Entry {
+                    sub.lane.push(Entry {
                         seq,
                         msg: Arc::clone(&msg),
                         redeliveries: 0,
                     });
+                    if sub.lane.pending_len() > sub.max_pending {
+                        sub.lane.discard_oldest();
+                        sub.discarded += 1;
+                        if sub.discarded.is_power_of_two() {
+                            tracing::debug!(dest = %self.dest, discarded = sub.discarded, "slow topic subscriber: discarding oldest pending messages");
+                        }
+                    }
                 }
             }
         }

@@ -21,6 +21,9 @@ pub struct CoreConfig {
     /// Capacity of each connection's delivery channel. Prefetch keeps deliveries below it in
     /// normal operation; when it is full the destination retries shortly.
     pub delivery_channel_capacity: usize,
+    /// Default bound on messages waiting for one slow topic subscriber; the oldest beyond it
+    /// are discarded.
+    pub topic_pending_limit: usize,
 }
 
 impl Default for CoreConfig {
@@ -28,6 +31,7 @@ impl Default for CoreConfig {
         Self {
             mailbox_capacity: 4096,
             delivery_channel_capacity: 4096,
+            topic_pending_limit: 100_000,
         }
     }
 }

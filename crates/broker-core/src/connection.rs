@@ -206,6 +206,9 @@ impl Connection {
             tx: self.deliveries_tx.clone(),
             prefetch: spec.prefetch.max(1),
             no_local: spec.no_local,
+            max_pending: spec
+                .max_pending
+                .unwrap_or(self.broker.inner.cfg.topic_pending_limit),
         };
         let (reply, rx) = oneshot::channel();
         Self::deliver(&mailbox, Command::Subscribe { reg, reply }).await?;

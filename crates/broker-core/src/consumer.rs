@@ -20,4 +20,8 @@ pub struct ConsumerSpec {
     pub prefetch: u32,
     /// Skip messages sent by this consumer's own connection (topics).
     pub no_local: bool,
+    /// Topics: most messages kept waiting for this subscriber beyond its prefetch; past it
+    /// the oldest are discarded (ActiveMQ `maximumPendingMessageLimit`). `None` uses the
+    /// broker default ([`crate::CoreConfig::topic_pending_limit`]).
+    pub max_pending: Option<usize>,
 }

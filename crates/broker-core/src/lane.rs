@@ -92,6 +92,15 @@ impl Lane {
         self.pending.insert(entry.seq, entry);
     }
 
+    pub(crate) fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Drops the oldest pending message (slow topic subscriber policy).
+    pub(crate) fn discard_oldest(&mut self) {
+        self.pending.pop_first();
+    }
+
     pub(crate) fn add_consumer(&mut self, slot: Slot) {
         self.consumers.push(slot);
     }

@@ -43,6 +43,7 @@ fn spec(dest: &Destination, prefetch: u32) -> ConsumerSpec {
         destination: dest.clone(),
         prefetch,
         no_local: false,
+        max_pending: None,
     }
 }
 
@@ -374,4 +375,25 @@ async fn expired_messages_are_not_delivered() {
     let mut c = b.connect();
     c.subscribe(spec(&q, 10)).await.unwrap();
     assert_eq!(body(&recv(&mut c).await), "fresh");
+}
+
+#[tokio::test]
+async fn slow_topic_subscriber_keeps_only_the_newest_pending() {
+    let (b, _) = broker();
+    let t = Destination::topic("t3");
+    let mut c = b.connect();
+    c.subscribe(ConsumerSpec {
+        max_pending: Some(2),
+        ..spec(&t, 1)
+    })
+    .await
+    .unwrap();
+    let mut p = b.connect();
+    for i in 0..5 {
+        send(&mut p, &t, &format!("m{i}")).await;
+    }
+    // m0 is held (prefetch 1); of m1..m4 only the newest two stay pending.
+    let d = recv(&mut c).await;
+    assert_eq!(body(&d), "m0");
+    nothing(&mut c).await;
 }

@@ -412,6 +412,20 @@ impl StompSession {
             .headers
             .get("activemq.noLocal")
             .is_some_and(|v| v.eq_ignore_ascii_case(b"true"));
+        let max_pending = match frame.headers.get_str("activemq.maximumPendingMessageLimit") {
+            None => None,
+            Some(p) => match p.trim().parse::<i64>() {
+                // ActiveMQ: zero or a negative limit means "no extra limit".
+                Ok(n) if n > 0 => Some(n as usize),
+                Ok(_) => None,
+                Err(_) => {
+                    return Err(StompError::InvalidHeader {
+                        header: "activemq.maximumPendingMessageLimit",
+                        reason: format!("'{p}' is not a number"),
+                    })
+                }
+            },
+        };
         if self.subs.contains_key(&id) {
             // ActiveMQ accepts a duplicate id silently; keep the first subscription.
             return Ok(());
@@ -423,6 +437,7 @@ impl StompSession {
                 destination,
                 prefetch,
                 no_local,
+                max_pending,
             })
             .await?;
         self.by_consumer.insert(consumer, id.clone());

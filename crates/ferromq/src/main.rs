@@ -103,6 +103,7 @@ async fn run(cfg: BrokerConfig) -> Result<()> {
         CoreConfig {
             mailbox_capacity: cfg.core.mailbox_capacity,
             delivery_channel_capacity: cfg.core.delivery_channel_capacity,
+            ..CoreConfig::default()
         },
         store,
     );
