@@ -129,15 +129,15 @@ pub fn message_from_send(
         BodyKind::Text
     };
     let mut properties: Vec<(Bytes, Bytes)> = Vec::new();
-    for (name, value) in frame.headers.iter() {
-        if RESERVED.iter().any(|r| r.as_bytes() == name) {
+    for (name, value) in frame.headers.iter_bytes() {
+        if RESERVED.iter().any(|r| r.as_bytes() == name.as_ref()) {
             continue;
         }
         // Repeated headers: the first occurrence wins (STOMP 1.2).
-        if properties.iter().any(|(n, _)| n.as_ref() == name) {
+        if properties.iter().any(|(n, _)| n == name) {
             continue;
         }
-        properties.push((Bytes::copy_from_slice(name), Bytes::copy_from_slice(value)));
+        properties.push((name.clone(), value.clone()));
     }
     Ok(Message {
         id: conn.new_message_id(),
