@@ -7,10 +7,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use broker_store::{Batch, Op, Store};
+use broker_store::{Batch, MessageRecord, Op, Store};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::lane::{Entry, Lane, Slot};
+use crate::persist::{Durable, StoreWriter};
 use crate::record;
 use crate::{
     now_ms, ConnectionId, ConsumerId, CoreError, Delivery, DeliveryTag, Destination, Message,
@@ -37,8 +38,11 @@ pub(crate) struct Register {
 /// What a destination actor is asked to do.
 #[derive(Debug)]
 pub(crate) enum Command {
+    /// A message with its broker-wide arrival number. Persistent queue messages were already
+    /// handed to the storage thread by the sender.
     Send {
         msg: Arc<Message>,
+        seq: u64,
         reply: Option<Reply>,
     },
     Subscribe {
@@ -49,11 +53,20 @@ pub(crate) enum Command {
         id: ConsumerId,
         reply: Option<Reply>,
     },
+    /// Consume: the reply fires once the removal is durable.
     Ack {
         id: ConsumerId,
         tag: DeliveryTag,
         cumulative: bool,
-        reply: Option<Reply>,
+        reply: Option<Durable>,
+    },
+    /// Consume for a committing transaction: the store removals are returned, for the
+    /// transaction's single write, instead of being written here.
+    Consume {
+        id: ConsumerId,
+        tag: DeliveryTag,
+        cumulative: bool,
+        reply: oneshot::Sender<Vec<Op>>,
     },
     Nack {
         id: ConsumerId,
@@ -94,15 +107,15 @@ pub(crate) struct DestinationActor {
     dest: Destination,
     store_key: String,
     mode: Mode,
-    next_seq: u64,
     store: Arc<dyn Store>,
+    writer: StoreWriter,
     /// Persistent messages are written to the store only for durable queues.
     persist: bool,
 }
 
 impl DestinationActor {
-    pub(crate) fn new(dest: Destination, store: Arc<dyn Store>) -> Self {
-        let persist = dest.kind() == crate::DestinationKind::Queue;
+    pub(crate) fn new(dest: Destination, store: Arc<dyn Store>, writer: StoreWriter) -> Self {
+        let persist = Self::persists(&dest);
         let mode = if dest.kind().is_queue() {
             Mode::Queue(Lane::default())
         } else {
@@ -112,51 +125,61 @@ impl DestinationActor {
             store_key: dest.to_string(),
             dest,
             mode,
-            next_seq: 1,
             store,
+            writer,
             persist,
         }
     }
 
-    /// Reads back the stored backlog of a durable queue.
-    // Issue 3 moves store I/O to a dedicated storage thread and pages bodies in lazily; with
-    // the in-memory store of this stage the read is a memory copy.
-    fn recover(&mut self) {
+    /// Reads back the stored backlog of a durable queue, off the async workers.
+    async fn recover(&mut self) {
         if !self.persist {
             return;
         }
+        let store = Arc::clone(&self.store);
+        let key = self.store_key.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            let mut all: Vec<MessageRecord> = Vec::new();
+            let mut after = None;
+            loop {
+                let page = store.load_queue(&key, after, 4096)?;
+                let Some(last) = page.last() else { break };
+                after = Some((last.priority, last.seq));
+                all.extend(page);
+            }
+            Ok::<_, broker_store::StoreError>(all)
+        })
+        .await;
+        let records = match loaded {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                tracing::error!(dest = %self.dest, error = %e, "cannot read stored messages");
+                return;
+            }
+            Err(e) => {
+                tracing::error!(dest = %self.dest, error = %e, "store read task failed");
+                return;
+            }
+        };
         let Mode::Queue(lane) = &mut self.mode else {
             return;
         };
-        let mut after = None;
-        loop {
-            let page = match self.store.load_queue(&self.store_key, after, 1024) {
-                Ok(p) => p,
+        for rec in records {
+            match record::from_record(&rec, &self.dest) {
+                Ok(msg) => lane.push(Entry {
+                    seq: rec.seq,
+                    msg: Arc::new(msg),
+                    redeliveries: rec.redeliveries,
+                }),
                 Err(e) => {
-                    tracing::error!(dest = %self.dest, error = %e, "cannot read stored messages");
-                    return;
-                }
-            };
-            let Some(last) = page.last() else { break };
-            after = Some((last.priority, last.seq));
-            for rec in page {
-                self.next_seq = self.next_seq.max(rec.seq + 1);
-                match record::from_record(&rec, &self.dest) {
-                    Ok(msg) => lane.push(Entry {
-                        seq: rec.seq,
-                        msg: Arc::new(msg),
-                        redeliveries: rec.redeliveries,
-                    }),
-                    Err(e) => {
-                        tracing::error!(dest = %self.dest, seq = rec.seq, error = %e, "skipping unreadable stored message")
-                    }
+                    tracing::error!(dest = %self.dest, seq = rec.seq, error = %e, "skipping unreadable stored message")
                 }
             }
         }
     }
 
     pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
-        self.recover();
+        self.recover().await;
         let mut stalled = false;
         loop {
             let cmd = if stalled {
@@ -164,7 +187,7 @@ impl DestinationActor {
                     c = rx.recv() => c,
                     () = tokio::time::sleep(STALL_RETRY) => {
                         self.unstall();
-                        stalled = self.dispatch();
+                        stalled = self.dispatch().await;
                         continue;
                     }
                 }
@@ -172,14 +195,14 @@ impl DestinationActor {
                 rx.recv().await
             };
             let Some(cmd) = cmd else { break };
-            if !self.handle(cmd) {
+            if !self.handle(cmd).await {
                 break;
             }
             let mut stop = false;
             for _ in 0..DRAIN_BATCH {
                 match rx.try_recv() {
                     Ok(cmd) => {
-                        if !self.handle(cmd) {
+                        if !self.handle(cmd).await {
                             stop = true;
                             break;
                         }
@@ -193,7 +216,8 @@ impl DestinationActor {
             if stalled {
                 self.unstall();
             }
-            stalled = self.dispatch();
+            self.log_requeues().await;
+            stalled = self.dispatch().await;
         }
         tracing::debug!(dest = %self.dest, "destination actor stopped");
     }
@@ -206,7 +230,7 @@ impl DestinationActor {
     }
 
     /// Runs a dispatch pass; true when some consumer stalled on a full channel.
-    fn dispatch(&mut self) -> bool {
+    async fn dispatch(&mut self) -> bool {
         let now = now_ms();
         let mut stalled = false;
         let mut expired = Vec::new();
@@ -224,38 +248,55 @@ impl DestinationActor {
             }
         }
         if !expired.is_empty() {
-            self.forget(&expired);
+            let batch = self.removals(&expired);
+            self.writer.write(batch, Vec::new()).await;
         }
         stalled
     }
 
-    /// Deletes consumed or expired persistent messages from the store.
-    fn forget(&self, entries: &[Entry]) {
-        if !self.persist {
+    /// Store removals for consumed or expired messages (only persistent ones are stored).
+    fn removals(&self, entries: &[Entry]) -> Batch {
+        let mut batch = Batch::new();
+        if self.persist {
+            for e in entries.iter().filter(|e| e.msg.persistent) {
+                batch.push(Op::DeleteMessage {
+                    queue: self.store_key.clone(),
+                    priority: e.msg.priority,
+                    seq: e.seq,
+                });
+            }
+        }
+        batch
+    }
+
+    /// Keeps the stored redelivery counts of requeued persistent messages current.
+    async fn log_requeues(&mut self) {
+        let Mode::Queue(lane) = &mut self.mode else {
+            return;
+        };
+        let requeued = lane.take_requeued();
+        if requeued.is_empty() || !self.persist {
             return;
         }
         let mut batch = Batch::new();
-        for e in entries.iter().filter(|e| e.msg.persistent) {
-            batch.push(Op::DeleteMessage {
+        for (priority, seq, redeliveries) in requeued {
+            batch.push(Op::SetRedeliveries {
                 queue: self.store_key.clone(),
-                priority: e.msg.priority,
-                seq: e.seq,
+                priority,
+                seq,
+                redeliveries,
             });
         }
-        if !batch.is_empty() {
-            if let Err(e) = self.store.apply(batch) {
-                tracing::error!(dest = %self.dest, error = %e, "cannot delete consumed messages");
-            }
-        }
+        self.writer.write(batch, Vec::new()).await;
     }
 
     /// Handles one command; false means stop the actor.
-    fn handle(&mut self, cmd: Command) -> bool {
+    async fn handle(&mut self, cmd: Command) -> bool {
         match cmd {
-            Command::Send { msg, reply } => {
-                let r = self.accept(msg);
+            Command::Send { msg, seq, reply } => {
+                self.accept(msg, seq);
                 if let Some(reply) = reply {
-                    let _ = reply.send(r);
+                    let _ = reply.send(Ok(()));
                 }
             }
             Command::Subscribe { reg, reply } => {
@@ -302,10 +343,20 @@ impl DestinationActor {
                     Some(lane) => lane.ack(id, tag, cumulative),
                     None => Vec::new(),
                 };
-                self.forget(&consumed);
-                if let Some(reply) = reply {
-                    let _ = reply.send(Ok(()));
-                }
+                let batch = self.removals(&consumed);
+                self.writer.write(batch, reply.into_iter().collect()).await;
+            }
+            Command::Consume {
+                id,
+                tag,
+                cumulative,
+                reply,
+            } => {
+                let consumed = match self.lane_of(id) {
+                    Some(lane) => lane.ack(id, tag, cumulative),
+                    None => Vec::new(),
+                };
+                let _ = reply.send(self.removals(&consumed).ops);
             }
             Command::Nack { id, tag, reply } => {
                 if let Some(lane) = self.lane_of(id) {
@@ -341,29 +392,14 @@ impl DestinationActor {
         }
     }
 
-    /// Takes a sent message: stores it if it must survive a restart, then queues it.
-    fn accept(&mut self, msg: Arc<Message>) -> Result<(), CoreError> {
-        let seq = self.next_seq;
-        self.next_seq += 1;
+    /// Takes a sent message into the pending lane(s).
+    fn accept(&mut self, msg: Arc<Message>, seq: u64) {
         match &mut self.mode {
-            Mode::Queue(lane) => {
-                if self.persist && msg.persistent {
-                    let mut batch = Batch::new();
-                    batch.push(Op::PutMessage(record::to_record(
-                        &self.store_key,
-                        seq,
-                        &msg,
-                    )));
-                    self.store
-                        .apply(batch)
-                        .map_err(|e| CoreError::Store(e.to_string()))?;
-                }
-                lane.push(Entry {
-                    seq,
-                    msg,
-                    redeliveries: 0,
-                });
-            }
+            Mode::Queue(lane) => lane.push(Entry {
+                seq,
+                msg,
+                redeliveries: 0,
+            }),
             Mode::Topic(subs) => {
                 for sub in subs.values_mut() {
                     if sub.no_local && sub.conn == msg.producer {
@@ -384,6 +420,10 @@ impl DestinationActor {
                 }
             }
         }
-        Ok(())
+    }
+
+    /// True when `dest`'s persistent messages are stored (durable queues).
+    pub(crate) fn persists(dest: &Destination) -> bool {
+        dest.kind() == crate::DestinationKind::Queue
     }
 }

@@ -8,9 +8,8 @@ use broker_store::{Batch, DestinationRecord, Op, Store};
 use tokio::sync::mpsc;
 
 use crate::actor::{Command, DestinationActor};
-use crate::{
-    record, Connection, ConnectionId, ConsumerId, CoreError, Destination, DestinationKind,
-};
+use crate::persist::StoreWriter;
+use crate::{record, Connection, ConnectionId, ConsumerId, CoreError, Destination};
 
 /// Tunables of the core.
 #[derive(Debug, Clone)]
@@ -24,6 +23,8 @@ pub struct CoreConfig {
     /// Default bound on messages waiting for one slow topic subscriber; the oldest beyond it
     /// are discarded.
     pub topic_pending_limit: usize,
+    /// Capacity of the storage thread's inbox (write requests); when full, writers wait.
+    pub store_queue_capacity: usize,
 }
 
 impl Default for CoreConfig {
@@ -32,6 +33,7 @@ impl Default for CoreConfig {
             mailbox_capacity: 4096,
             delivery_channel_capacity: 4096,
             topic_pending_limit: 100_000,
+            store_queue_capacity: 8192,
         }
     }
 }
@@ -46,6 +48,10 @@ pub(crate) struct DestEntry {
 pub(crate) struct Inner {
     pub(crate) cfg: CoreConfig,
     store: Arc<dyn Store>,
+    pub(crate) writer: StoreWriter,
+    /// Broker-wide arrival numbers: orders messages within each queue and keys them in the
+    /// store. Starts above the highest stored one.
+    next_seq: AtomicU64,
     /// Name → mailbox. Locked only to look up a destination a connection has not used before
     /// (connections cache the mailbox), never per message.
     registry: Mutex<HashMap<Destination, DestEntry>>,
@@ -71,15 +77,23 @@ impl std::fmt::Debug for Broker {
 }
 
 impl Broker {
-    /// Creates the core over `store` and brings back the destinations it holds.
-    /// Must be called inside a Tokio runtime (destination actors are tasks).
-    pub fn new(cfg: CoreConfig, store: Arc<dyn Store>) -> Self {
+    /// Creates the core over `store`, starts the storage thread and brings back the
+    /// destinations the store holds. Reads the store (once, at startup); must be called
+    /// inside a Tokio runtime (destination actors are tasks).
+    pub fn new(cfg: CoreConfig, store: Arc<dyn Store>) -> Result<Self, CoreError> {
         let boot = crate::now_ms();
+        let max_seq = store
+            .max_seq()
+            .map_err(|e| CoreError::Store(e.to_string()))?;
+        let (writer, thread) = StoreWriter::start(Arc::clone(&store), cfg.store_queue_capacity);
+        thread.map_err(|e| CoreError::Store(format!("cannot start the storage thread: {e}")))?;
         let id_prefix = format!("ferromq-{}-{boot}", std::process::id());
         let broker = Self {
             inner: Arc::new(Inner {
                 cfg,
                 store,
+                writer,
+                next_seq: AtomicU64::new(max_seq + 1),
                 registry: Mutex::new(HashMap::new()),
                 next_connection: AtomicU64::new(1),
                 next_consumer: AtomicU64::new(1),
@@ -87,22 +101,25 @@ impl Broker {
                 shutting_down: AtomicBool::new(false),
             }),
         };
-        match broker.inner.store.destinations() {
-            Ok(list) => {
-                for rec in list {
-                    match record::parse_destination(&rec.name) {
-                        Some(d) => {
-                            let _ = broker.lookup(&d, Lookup::Create(None));
-                        }
-                        None => {
-                            tracing::warn!(name = %rec.name, "ignoring unknown stored destination")
-                        }
-                    }
+        let list = broker
+            .inner
+            .store
+            .destinations()
+            .map_err(|e| CoreError::Store(e.to_string()))?;
+        for rec in list {
+            match record::parse_destination(&rec.name) {
+                Some(d) => {
+                    broker.lookup(&d, Lookup::Create(None))?;
                 }
+                None => tracing::warn!(name = %rec.name, "ignoring unknown stored destination"),
             }
-            Err(e) => tracing::error!(error = %e, "cannot list stored destinations"),
         }
-        broker
+        Ok(broker)
+    }
+
+    /// The next broker-wide arrival number.
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.inner.next_seq.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Opens a client connection.
@@ -142,37 +159,33 @@ impl Broker {
             .unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Finds a destination's mailbox, creating the destination when allowed.
-    pub(crate) fn lookup(
-        &self,
-        dest: &Destination,
-        how: Lookup,
-    ) -> Result<(mpsc::Sender<Command>, Option<ConnectionId>), CoreError> {
+    /// Finds a destination's mailbox, creating the destination when allowed. A caller that
+    /// gets `created` for a durable queue records it through the storage thread (see
+    /// [`crate::Connection`]), so the record precedes any message stored for it.
+    pub(crate) fn lookup(&self, dest: &Destination, how: Lookup) -> Result<Found, CoreError> {
         if self.is_shutting_down() {
             return Err(CoreError::ShuttingDown);
         }
         let mut reg = self.registry();
         if let Some(e) = reg.get(dest) {
             if !e.tx.is_closed() {
-                return Ok((e.tx.clone(), e.owner));
+                return Ok(Found {
+                    tx: e.tx.clone(),
+                    owner: e.owner,
+                    created: false,
+                });
             }
         }
         let owner = match how {
             Lookup::Existing => return Err(CoreError::NoSuchTempDestination(dest.clone())),
             Lookup::Create(owner) => owner,
         };
-        if dest.kind() == DestinationKind::Queue {
-            let mut batch = Batch::new();
-            batch.push(Op::PutDestination(DestinationRecord {
-                name: dest.to_string(),
-            }));
-            self.inner
-                .store
-                .apply(batch)
-                .map_err(|e| CoreError::Store(e.to_string()))?;
-        }
         let (tx, rx) = mpsc::channel(self.inner.cfg.mailbox_capacity);
-        let actor = DestinationActor::new(dest.clone(), Arc::clone(&self.inner.store));
+        let actor = DestinationActor::new(
+            dest.clone(),
+            Arc::clone(&self.inner.store),
+            self.inner.writer.clone(),
+        );
         tokio::spawn(actor.run(rx));
         reg.insert(
             dest.clone(),
@@ -181,13 +194,35 @@ impl Broker {
                 owner,
             },
         );
-        Ok((tx, owner))
+        Ok(Found {
+            tx,
+            owner,
+            created: true,
+        })
+    }
+
+    /// The store record that makes a new durable queue exist again after a restart.
+    pub(crate) fn destination_record(dest: &Destination) -> Option<Batch> {
+        DestinationActor::persists(dest).then(|| Batch {
+            ops: vec![Op::PutDestination(DestinationRecord {
+                name: dest.to_string(),
+            })],
+        })
     }
 
     /// Deletes a temporary destination (its owner closed).
     pub(crate) fn remove(&self, dest: &Destination) -> Option<mpsc::Sender<Command>> {
         self.registry().remove(dest).map(|e| e.tx)
     }
+}
+
+/// What [`Broker::lookup`] found.
+#[derive(Debug)]
+pub(crate) struct Found {
+    pub(crate) tx: mpsc::Sender<Command>,
+    pub(crate) owner: Option<ConnectionId>,
+    /// This lookup created the destination.
+    pub(crate) created: bool,
 }
 
 /// How [`Broker::lookup`] treats a missing destination.

@@ -5,8 +5,11 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::actor::{Command, Register};
+use broker_store::{Batch, Op};
+
+use crate::actor::{Command, DestinationActor, Register};
 use crate::broker::Lookup;
+use crate::record;
 use crate::{
     Broker, ConnectionId, ConsumerId, ConsumerSpec, CoreError, Delivery, DeliveryTag, Destination,
     DestinationKind, Message,
@@ -101,13 +104,13 @@ impl Connection {
         }
     }
 
-    fn mailbox(
-        &mut self,
-        dest: &Destination,
-    ) -> Result<(mpsc::Sender<Command>, Option<ConnectionId>), CoreError> {
+    /// The mailbox of `dest`, creating the destination when this connection may. A newly
+    /// created durable queue is recorded through the storage thread before anything else is
+    /// stored for it (the thread applies requests in order).
+    async fn mailbox(&mut self, dest: &Destination) -> Result<mpsc::Sender<Command>, CoreError> {
         if let Some(tx) = self.cache.get(dest) {
             if !tx.is_closed() {
-                return Ok((tx.clone(), None));
+                return Ok(tx.clone());
             }
             self.cache.remove(dest);
         }
@@ -118,15 +121,20 @@ impl Connection {
         } else {
             Lookup::Existing
         };
-        let (tx, owner) = self.broker.lookup(dest, how)?;
-        if owner == Some(self.id) && !self.temps.contains(dest) {
+        let found = self.broker.lookup(dest, how)?;
+        if found.created {
+            if let Some(batch) = Broker::destination_record(dest) {
+                self.broker.inner.writer.write(batch, Vec::new()).await;
+            }
+        }
+        if found.owner == Some(self.id) && !self.temps.contains(dest) {
             self.temps.push(dest.clone());
         }
         if self.cache.len() >= CACHE_LIMIT {
             self.cache.clear();
         }
-        self.cache.insert(dest.clone(), tx.clone());
-        Ok((tx, owner))
+        self.cache.insert(dest.clone(), found.tx.clone());
+        Ok(found.tx)
     }
 
     async fn deliver(tx: &mpsc::Sender<Command>, cmd: Command) -> Result<(), CoreError> {
@@ -138,7 +146,8 @@ impl Connection {
     }
 
     /// Routes a message to its destination, or stages it in transaction `tx`. With `confirm`,
-    /// returns only once the destination accepted it (and stored it, when persistent).
+    /// returns only once the destination accepted it and, for a persistent message of a
+    /// queue, once it is durable in the store.
     pub async fn send(
         &mut self,
         msg: Message,
@@ -152,22 +161,49 @@ impl Connection {
         self.route(msg, confirm).await
     }
 
+    /// The store write that keeps `msg` (numbered `seq`) across a restart, if it needs one.
+    fn put_record(msg: &Message, seq: u64) -> Option<Op> {
+        (msg.persistent && DestinationActor::persists(&msg.destination))
+            .then(|| Op::PutMessage(record::to_record(&msg.destination.to_string(), seq, msg)))
+    }
+
     async fn route(&mut self, msg: Message, confirm: bool) -> Result<(), CoreError> {
         let dest = msg.destination.clone();
+        let seq = self.broker.next_seq();
+        let mut durable = None;
+        // The store write is queued before the message reaches its destination, so the
+        // removal an acknowledgement causes is always queued after it.
+        if let Some(op) = Self::put_record(&msg, seq) {
+            // Resolve (and record) the destination first.
+            self.mailbox(&dest).await?;
+            let (tx, rx) = oneshot::channel();
+            self.broker
+                .inner
+                .writer
+                .write(Batch { ops: vec![op] }, vec![tx])
+                .await;
+            durable = Some(rx);
+        }
         let mut msg = Arc::new(msg);
         // A destination actor stops only when its temporary destination is deleted (or at
         // shutdown); a second lookup then reports why.
         for _ in 0..2 {
-            let (mailbox, _) = self.mailbox(&dest)?;
-            let (reply, rx) = if confirm {
+            let mailbox = self.mailbox(&dest).await?;
+            let (reply, accepted) = if confirm && durable.is_none() {
                 let (tx, rx) = oneshot::channel();
                 (Some(tx), Some(rx))
             } else {
                 (None, None)
             };
-            match mailbox.send(Command::Send { msg, reply }).await {
+            match mailbox.send(Command::Send { msg, seq, reply }).await {
                 Ok(()) => {
-                    return match rx {
+                    if !confirm {
+                        return Ok(());
+                    }
+                    if let Some(rx) = durable {
+                        return Self::wait(rx).await;
+                    }
+                    return match accepted {
                         Some(rx) => rx.await.unwrap_or_else(|_| Err(self.gone(&dest))),
                         None => Ok(()),
                     };
@@ -198,7 +234,7 @@ impl Connection {
         if dest.kind().is_temporary() && self.own_temp_name(&dest).is_none() {
             return Err(CoreError::ForeignTempDestination(dest));
         }
-        let (mailbox, _) = self.mailbox(&dest)?;
+        let mailbox = self.mailbox(&dest).await?;
         let id = self.broker.next_consumer_id();
         let reg = Register {
             id,
@@ -244,13 +280,15 @@ impl Connection {
     }
 
     /// Acknowledges a delivery (and every earlier one of that consumer when `cumulative`), or
-    /// stages the acknowledgement in transaction `tx`.
+    /// stages the acknowledgement in transaction `tx`. With `confirm`, returns once the
+    /// removal is durable, so an acknowledged message never comes back after a crash.
     pub async fn ack(
         &mut self,
         id: ConsumerId,
         tag: DeliveryTag,
         cumulative: bool,
         tx: Option<&str>,
+        confirm: bool,
     ) -> Result<(), CoreError> {
         let mailbox = self.consumer(id)?.clone();
         if let Some(t) = tx {
@@ -271,16 +309,26 @@ impl Connection {
             )
             .await;
         }
+        let (reply, rx) = if confirm {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
         Self::deliver(
             &mailbox,
             Command::Ack {
                 id,
                 tag,
                 cumulative,
-                reply: None,
+                reply,
             },
         )
-        .await
+        .await?;
+        match rx {
+            Some(rx) => Self::wait(rx).await,
+            None => Ok(()),
+        }
     }
 
     /// Gives a delivery back for redelivery, or stages that in transaction `tx`.
@@ -321,66 +369,82 @@ impl Connection {
         Ok(())
     }
 
-    /// Applies every operation staged in `tx`, in order.
+    /// Commits `tx`: its stored sends and acknowledgements become durable in one atomic
+    /// write; only then do its messages reach their destinations and its NACKs apply.
     pub async fn commit(&mut self, tx: &str) -> Result<(), CoreError> {
         let ops = self
             .txs
             .remove(tx)
             .ok_or_else(|| CoreError::UnknownTransaction(tx.to_owned()))?;
-        let mut pending = Vec::new();
+        let mut batch = Batch::new();
+        let mut sends = Vec::new();
+        let mut nacks = Vec::new();
         for op in ops {
             match op {
                 TxOp::Send(msg) => {
-                    let (mailbox, _) = self.mailbox(&msg.destination)?;
-                    let (reply, rx) = oneshot::channel();
-                    let msg = Arc::new(msg);
-                    Self::deliver(
-                        &mailbox,
-                        Command::Send {
-                            msg,
-                            reply: Some(reply),
-                        },
-                    )
-                    .await?;
-                    pending.push(rx);
+                    // Resolve (and record) the destination before its messages are stored.
+                    self.mailbox(&msg.destination).await?;
+                    let seq = self.broker.next_seq();
+                    if let Some(op) = Self::put_record(&msg, seq) {
+                        batch.push(op);
+                    }
+                    sends.push((msg, seq));
                 }
                 TxOp::Ack {
                     id,
                     tag,
                     cumulative,
                 } => {
-                    if let Ok(mailbox) = self.consumer(id) {
-                        let mailbox = mailbox.clone();
-                        Self::deliver(
-                            &mailbox,
-                            Command::Ack {
-                                id,
-                                tag,
-                                cumulative,
-                                reply: None,
-                            },
-                        )
-                        .await?;
-                    }
+                    let Ok(mailbox) = self.consumer(id) else {
+                        continue;
+                    };
+                    let mailbox = mailbox.clone();
+                    let (reply, rx) = oneshot::channel();
+                    Self::deliver(
+                        &mailbox,
+                        Command::Consume {
+                            id,
+                            tag,
+                            cumulative,
+                            reply,
+                        },
+                    )
+                    .await?;
+                    batch
+                        .ops
+                        .extend(rx.await.map_err(|_| CoreError::ShuttingDown)?);
                 }
-                TxOp::Nack { id, tag } => {
-                    if let Ok(mailbox) = self.consumer(id) {
-                        let mailbox = mailbox.clone();
-                        Self::deliver(
-                            &mailbox,
-                            Command::Nack {
-                                id,
-                                tag,
-                                reply: None,
-                            },
-                        )
-                        .await?;
-                    }
-                }
+                TxOp::Nack { id, tag } => nacks.push((id, tag)),
             }
         }
-        for rx in pending {
-            Self::wait(rx).await?;
+        let (durable, rx) = oneshot::channel();
+        self.broker.inner.writer.write(batch, vec![durable]).await;
+        Self::wait(rx).await?;
+        for (msg, seq) in sends {
+            let mailbox = self.mailbox(&msg.destination).await?;
+            Self::deliver(
+                &mailbox,
+                Command::Send {
+                    msg: Arc::new(msg),
+                    seq,
+                    reply: None,
+                },
+            )
+            .await?;
+        }
+        for (id, tag) in nacks {
+            if let Ok(mailbox) = self.consumer(id) {
+                let mailbox = mailbox.clone();
+                Self::deliver(
+                    &mailbox,
+                    Command::Nack {
+                        id,
+                        tag,
+                        reply: None,
+                    },
+                )
+                .await?;
+            }
         }
         Ok(())
     }

@@ -85,6 +85,7 @@ pub(crate) struct Lane {
     pending: BTreeMap<PendingKey, Entry>,
     consumers: Vec<Slot>,
     rr: usize,
+    requeued: Vec<(u8, u64, u32)>,
 }
 
 impl Lane {
@@ -139,7 +140,17 @@ impl Lane {
 
     fn requeue(&mut self, mut entry: Entry) {
         entry.redeliveries = entry.redeliveries.saturating_add(1);
+        if entry.msg.persistent {
+            self.requeued
+                .push((entry.msg.priority, entry.seq, entry.redeliveries));
+        }
         self.pending.insert(entry.seq, entry);
+    }
+
+    /// Persistent messages requeued since the last call: (priority, seq, redeliveries), so
+    /// the store can keep their redelivery counts.
+    pub(crate) fn take_requeued(&mut self) -> Vec<(u8, u64, u32)> {
+        std::mem::take(&mut self.requeued)
     }
 
     fn slot_mut(&mut self, id: ConsumerId) -> Option<&mut Slot> {

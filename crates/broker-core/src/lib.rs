@@ -24,6 +24,7 @@ mod destination;
 mod error;
 mod lane;
 mod message;
+mod persist;
 mod record;
 
 pub use broker::{Broker, CoreConfig};

@@ -12,7 +12,10 @@ use bytes::Bytes;
 
 fn broker() -> (Broker, Arc<MemStore>) {
     let store = Arc::new(MemStore::new());
-    (Broker::new(CoreConfig::default(), store.clone()), store)
+    (
+        Broker::new(CoreConfig::default(), store.clone()).unwrap(),
+        store,
+    )
 }
 
 fn msg(conn: &mut Connection, dest: &Destination, body: &str, persistent: bool) -> Message {
@@ -81,7 +84,7 @@ async fn queue_delivers_in_order_and_ack_consumes() {
         let d = recv(&mut c).await;
         assert_eq!(body(&d), format!("m{i}"));
         assert!(!d.redelivered());
-        c.ack(id, d.tag, false, None).await.unwrap();
+        c.ack(id, d.tag, false, None, false).await.unwrap();
     }
     c.unsubscribe(id).await.unwrap();
     let id = c.subscribe(spec(&q, 10)).await.unwrap();
@@ -122,7 +125,7 @@ async fn prefetch_then_ack_releases_next() {
     let d0 = recv(&mut c).await;
     let _d1 = recv(&mut c).await;
     nothing(&mut c).await;
-    c.ack(id, d0.tag, false, None).await.unwrap();
+    c.ack(id, d0.tag, false, None, false).await.unwrap();
     assert_eq!(body(&recv(&mut c).await), "m2");
 }
 
@@ -139,7 +142,7 @@ async fn cumulative_ack_consumes_earlier_deliveries() {
     let _ = recv(&mut c).await;
     let d1 = recv(&mut c).await;
     let _ = recv(&mut c).await;
-    c.ack(id, d1.tag, true, None).await.unwrap();
+    c.ack(id, d1.tag, true, None, false).await.unwrap();
     c.unsubscribe(id).await.unwrap();
     c.subscribe(spec(&q, 10)).await.unwrap();
     let d = recv(&mut c).await;
@@ -271,7 +274,7 @@ async fn transactions_stage_sends_and_acks() {
     // An ack in a transaction frees prefetch at once but consumes only at commit.
     send(&mut p, &q, "next").await;
     c.begin("a").unwrap();
-    c.ack(id, d.tag, false, Some("a")).await.unwrap();
+    c.ack(id, d.tag, false, Some("a"), false).await.unwrap();
     let d2 = recv(&mut c).await;
     assert_eq!(body(&d2), "next");
     c.abort("a").await.unwrap();
@@ -292,7 +295,7 @@ async fn begin_twice_is_an_error() {
     c.begin("t").unwrap();
     assert_eq!(c.begin("t"), Err(CoreError::TransactionExists("t".into())));
     assert!(c
-        .ack(ConsumerId(999), broker_core::DeliveryTag(1), false, None)
+        .ack(ConsumerId(999), broker_core::DeliveryTag(1), false, None, false)
         .await
         .is_err());
 }
@@ -344,7 +347,7 @@ async fn persistent_queue_messages_are_stored_until_acked_and_recovered() {
     assert_eq!(store.queue_len("queue://durable").unwrap(), 2);
 
     // A new broker over the same store brings back the persistent ones only.
-    let b2 = Broker::new(CoreConfig::default(), store.clone());
+    let b2 = Broker::new(CoreConfig::default(), store.clone()).unwrap();
     let mut c = b2.connect();
     let id = c.subscribe(spec(&q, 10)).await.unwrap();
     let d0 = recv(&mut c).await;
@@ -352,7 +355,7 @@ async fn persistent_queue_messages_are_stored_until_acked_and_recovered() {
     assert_eq!((body(&d0), body(&d2)), ("m0", "m2"));
     assert!(d0.message.persistent);
     nothing(&mut c).await;
-    c.ack(id, d2.tag, true, None).await.unwrap();
+    c.ack(id, d2.tag, true, None, false).await.unwrap();
     c.close().await;
     for _ in 0..100 {
         if store.queue_len("queue://durable").unwrap() == 0 {

@@ -481,6 +481,8 @@ impl StompSession {
         tx: Option<String>,
         ack: bool,
     ) -> Result<(), StompError> {
+        // With a receipt the ACK is answered only once its removal is durable.
+        let confirm = frame.headers.receipt().is_some();
         let (msg_id, sub_id) = match self.v() {
             Version::V1_2 => (Self::require(frame, "id")?, frame.headers.subscription()),
             Version::V1_1 => (
@@ -526,7 +528,7 @@ impl StompSession {
         }
         let result = if ack {
             self.conn
-                .ack(consumer, tag, cumulative, tx.as_deref())
+                .ack(consumer, tag, cumulative, tx.as_deref(), confirm)
                 .await
         } else {
             self.conn.nack(consumer, tag, tx.as_deref()).await
@@ -564,7 +566,7 @@ impl StompSession {
         };
         if sub.ack == AckMode::Auto {
             let consumer = sub.consumer;
-            if let Err(e) = self.conn.ack(consumer, d.tag, false, None).await {
+            if let Err(e) = self.conn.ack(consumer, d.tag, false, None, false).await {
                 tracing::debug!(error = %e, "auto-ack failed");
             }
         } else {

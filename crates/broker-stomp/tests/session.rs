@@ -9,7 +9,7 @@ use broker_store::MemStore;
 use stomp_codec::{Command, Frame, Version};
 
 fn session(cfg: StompConfig) -> (StompSession, Broker, Instant) {
-    let broker = Broker::new(CoreConfig::default(), Arc::new(MemStore::new()));
+    let broker = Broker::new(CoreConfig::default(), Arc::new(MemStore::new())).unwrap();
     let now = Instant::now();
     (
         StompSession::new(broker.connect(), Arc::new(cfg), now),

@@ -174,4 +174,21 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<MessageRecord>, StoreError>;
     /// Number of messages stored for `queue`.
     fn queue_len(&self, queue: &str) -> Result<u64, StoreError>;
+
+    /// The highest `seq` of any stored message, 0 when none. The broker numbers new messages
+    /// above it after a restart. The default pages through every queue; backends override it
+    /// with something cheaper.
+    fn max_seq(&self) -> Result<u64, StoreError> {
+        let mut max = 0;
+        for dest in self.destinations()? {
+            let mut after = None;
+            loop {
+                let page = self.load_queue(&dest.name, after, 4096)?;
+                let Some(last) = page.last() else { break };
+                after = Some((last.priority, last.seq));
+                max = page.iter().map(|m| m.seq).fold(max, u64::max);
+            }
+        }
+        Ok(max)
+    }
 }

@@ -106,7 +106,8 @@ async fn run(cfg: BrokerConfig) -> Result<()> {
             ..CoreConfig::default()
         },
         store,
-    );
+    )
+    .context("opening the broker core")?;
     let server = Server::start(&cfg, broker.clone())
         .await
         .context("starting listeners")?;

@@ -1,0 +1,145 @@
+//! The storage thread: one OS thread applies every store write, grouping the batches of all
+//! destinations and connections that arrive together into one atomic (and, per the backend's
+//! sync policy, one synced) write.
+//!
+//! Callers never block: they hand over a batch with an optional reply and go on; the reply
+//! fires once the group holding that batch is durable. This is what lets a persistent SEND's
+//! RECEIPT wait for the disk without a tokio worker ever waiting on it.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use broker_store::{Batch, Store};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::CoreError;
+
+/// Most operations merged into one group write.
+const GROUP_MAX_OPS: usize = 10_000;
+/// Most body bytes merged into one group write.
+const GROUP_MAX_BYTES: usize = 8 * 1024 * 1024;
+
+/// Where the result of a write goes.
+pub(crate) type Durable = oneshot::Sender<Result<(), CoreError>>;
+
+#[derive(Debug)]
+pub(crate) struct WriteRequest {
+    pub(crate) batch: Batch,
+    pub(crate) replies: Vec<Durable>,
+}
+
+/// Handle to the storage thread. Cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct StoreWriter {
+    tx: mpsc::Sender<WriteRequest>,
+}
+
+impl StoreWriter {
+    /// Starts the thread; it ends when every handle is dropped, after finishing what it has.
+    pub(crate) fn start(
+        store: Arc<dyn Store>,
+        capacity: usize,
+    ) -> (Self, std::io::Result<JoinHandle<()>>) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let handle = std::thread::Builder::new()
+            .name("ferromq-store".into())
+            .spawn(move || run(store, rx));
+        (Self { tx }, handle)
+    }
+
+    /// Queues `batch`; each reply fires once it is durable (or failed). Waits only for room
+    /// in the bounded queue, which is the storage backpressure.
+    pub(crate) async fn write(&self, batch: Batch, replies: Vec<Durable>) {
+        if batch.is_empty() {
+            for r in replies {
+                let _ = r.send(Ok(()));
+            }
+            return;
+        }
+        if let Err(mpsc::error::SendError(req)) =
+            self.tx.send(WriteRequest { batch, replies }).await
+        {
+            for r in req.replies {
+                let _ = r.send(Err(CoreError::ShuttingDown));
+            }
+        }
+    }
+}
+
+fn body_bytes(batch: &Batch) -> usize {
+    batch
+        .ops
+        .iter()
+        .map(|op| match op {
+            broker_store::Op::PutMessage(m) => m.body.len() + 64,
+            _ => 32,
+        })
+        .sum()
+}
+
+fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<WriteRequest>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut ops = first.batch.ops.len();
+        let mut bytes = body_bytes(&first.batch);
+        let mut group = vec![first];
+        while ops < GROUP_MAX_OPS && bytes < GROUP_MAX_BYTES {
+            match rx.try_recv() {
+                Ok(req) => {
+                    ops += req.batch.ops.len();
+                    bytes += body_bytes(&req.batch);
+                    group.push(req);
+                }
+                Err(_) => break,
+            }
+        }
+        if group.len() == 1 {
+            for req in group {
+                finish(req.replies, store.apply(req.batch));
+            }
+            continue;
+        }
+        // Move (not copy) every batch's ops into one, remembering where each began so a
+        // failed group can be split up again.
+        let mut merged = Batch {
+            ops: Vec::with_capacity(ops),
+        };
+        let mut parts = Vec::with_capacity(group.len());
+        for req in group {
+            parts.push((merged.ops.len(), req.replies));
+            merged.ops.extend(req.batch.ops);
+        }
+        match store.apply(merged.clone()) {
+            Ok(()) => {
+                for (_, replies) in parts {
+                    finish(replies, Ok(()));
+                }
+            }
+            // One bad batch must not fail its neighbours: retry each on its own.
+            Err(_) => {
+                let mut split = Vec::with_capacity(parts.len());
+                for (start, replies) in parts.into_iter().rev() {
+                    split.push((merged.ops.split_off(start), replies));
+                }
+                // Re-apply in the original order: a later batch may delete what an earlier
+                // one put.
+                for (ops, replies) in split.into_iter().rev() {
+                    finish(replies, store.apply(Batch { ops }));
+                }
+            }
+        }
+    }
+}
+
+fn finish(replies: Vec<Durable>, result: Result<(), broker_store::StoreError>) {
+    if let Err(e) = &result {
+        tracing::error!(error = %e, "store write failed");
+    }
+    for r in replies {
+        let _ = r.send(
+            result
+                .as_ref()
+                .map(|_| ())
+                .map_err(|e| CoreError::Store(e.to_string())),
+        );
+    }
+}
