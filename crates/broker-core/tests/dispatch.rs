@@ -295,7 +295,13 @@ async fn begin_twice_is_an_error() {
     c.begin("t").unwrap();
     assert_eq!(c.begin("t"), Err(CoreError::TransactionExists("t".into())));
     assert!(c
-        .ack(ConsumerId(999), broker_core::DeliveryTag(1), false, None, false)
+        .ack(
+            ConsumerId(999),
+            broker_core::DeliveryTag(1),
+            false,
+            None,
+            false
+        )
         .await
         .is_err());
 }
@@ -399,4 +405,75 @@ async fn slow_topic_subscriber_keeps_only_the_newest_pending() {
     let d = recv(&mut c).await;
     assert_eq!(body(&d), "m0");
     nothing(&mut c).await;
+}
+
+#[tokio::test]
+async fn a_committed_transaction_stores_its_sends_and_acks_together() {
+    let (b, store) = broker();
+    let q = Destination::queue("txq");
+    let mut p = b.connect();
+    let m = msg(&mut p, &q, "before", true);
+    p.send(m, None, true).await.unwrap();
+    let mut c = b.connect();
+    let id = c.subscribe(spec(&q, 10)).await.unwrap();
+    let d = recv(&mut c).await;
+
+    c.begin("t").unwrap();
+    c.ack(id, d.tag, false, Some("t"), false).await.unwrap();
+    for i in 0..3 {
+        let m = msg(&mut c, &q, &format!("in-tx-{i}"), true);
+        c.send(m, Some("t"), false).await.unwrap();
+    }
+    // Nothing of the transaction is stored or visible before COMMIT.
+    assert_eq!(store.queue_len("queue://txq").unwrap(), 1);
+    nothing(&mut c).await;
+    c.commit("t").await.unwrap();
+    // COMMIT returned: the ack's removal and the three puts are durable together.
+    assert_eq!(store.queue_len("queue://txq").unwrap(), 3);
+    for i in 0..3 {
+        assert_eq!(body(&recv(&mut c).await), format!("in-tx-{i}"));
+    }
+}
+
+#[tokio::test]
+async fn a_confirmed_ack_is_durable_when_it_returns() {
+    let (b, store) = broker();
+    let q = Destination::queue("ackq");
+    let mut p = b.connect();
+    let m = msg(&mut p, &q, "x", true);
+    p.send(m, None, true).await.unwrap();
+    let mut c = b.connect();
+    let id = c.subscribe(spec(&q, 10)).await.unwrap();
+    let d = recv(&mut c).await;
+    c.ack(id, d.tag, false, None, true).await.unwrap();
+    assert_eq!(store.queue_len("queue://ackq").unwrap(), 0);
+}
+
+#[tokio::test]
+async fn message_numbers_continue_above_the_stored_ones_after_a_restart() {
+    let (b, store) = broker();
+    let q = Destination::queue("seqq");
+    let mut p = b.connect();
+    for i in 0..3 {
+        let m = msg(&mut p, &q, &format!("old{i}"), true);
+        p.send(m, None, true).await.unwrap();
+    }
+    let b2 = Broker::new(CoreConfig::default(), store.clone()).unwrap();
+    let mut p2 = b2.connect();
+    let m = msg(&mut p2, &q, "new", true);
+    p2.send(m, None, true).await.unwrap();
+    // Had the new message reused a stored number it would have replaced an old one.
+    assert_eq!(store.queue_len("queue://seqq").unwrap(), 4);
+    let mut c = b2.connect();
+    c.subscribe(spec(&q, 10)).await.unwrap();
+    let bodies: Vec<String> = [
+        recv(&mut c).await,
+        recv(&mut c).await,
+        recv(&mut c).await,
+        recv(&mut c).await,
+    ]
+    .iter()
+    .map(|d| body(d).to_owned())
+    .collect();
+    assert_eq!(bodies, ["old0", "old1", "old2", "new"]);
 }
