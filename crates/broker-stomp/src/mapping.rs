@@ -3,7 +3,7 @@
 
 use broker_core::{BodyKind, Connection, Delivery, Destination, DestinationKind, Message};
 use bytes::Bytes;
-use stomp_codec::{Command, Frame, Headers, Version};
+use stomp_codec::{Command, Frame, Headers};
 
 use crate::StompError;
 
@@ -156,19 +156,20 @@ pub fn message_from_send(
     })
 }
 
-/// Builds the MESSAGE frame for a delivery, with the headers ActiveMQ sends.
+/// Builds the MESSAGE frame for a delivery, with the headers ActiveMQ sends; `ack_header`
+/// adds STOMP 1.2's `ack` (the message id, which the client's ACK/NACK `id` names).
 pub fn message_frame(
     conn: &Connection,
     d: &Delivery,
     subscription: &str,
-    version: Version,
+    ack_header: bool,
 ) -> Frame {
     let m = &d.message;
     let mut h = Headers::with_capacity(12 + m.properties.len());
     h.push("subscription", subscription.to_owned());
     h.push("message-id", m.id.to_string());
     h.push("destination", render_destination(conn, &m.destination));
-    if version == Version::V1_2 {
+    if ack_header {
         h.push("ack", m.id.to_string());
     }
     if let Some(v) = &m.correlation_id {

@@ -304,6 +304,9 @@ impl StompSession {
                 Duration::from_secs_f64(f64::from(ms) / 1000.0 * grace)
             });
             connected = connected.header("heart-beat", format!("{sx},{sy}"));
+        } else {
+            // ActiveMQ tells 1.0 clients too that there are no heart-beats.
+            connected = connected.header("heart-beat", "0,0");
         }
         self.version = Some(version);
         self.state = State::Connected;
@@ -333,6 +336,10 @@ impl StompSession {
             Command::Subscribe => self.on_subscribe(&frame).await,
             Command::Unsubscribe => self.on_unsubscribe(&frame).await,
             Command::Ack => self.on_ack(&frame, tx, true).await,
+            // STOMP 1.0 has no NACK; ActiveMQ answers it with an ERROR too.
+            Command::Nack if self.v() == Version::V1_0 => {
+                Err(StompError::Unsupported("NACK in STOMP 1.0"))
+            }
             Command::Nack => self.on_ack(&frame, tx, false).await,
             Command::Begin => {
                 let t = Self::require(&frame, "transaction")?;
@@ -559,8 +566,12 @@ impl StompSession {
             // Unsubscribed while this delivery was in flight; the core requeued it.
             return;
         };
-        let version = self.v();
-        let frame = message_frame(&self.conn, &d, sub_id, version);
+        let Some(sub) = self.subs.get(sub_id) else {
+            return;
+        };
+        // As ActiveMQ: the 1.2 `ack` header only where the client must acknowledge.
+        let ack_header = self.v() == Version::V1_2 && sub.ack != AckMode::Auto;
+        let frame = message_frame(&self.conn, &d, sub_id, ack_header);
         let Some(sub) = self.subs.get_mut(sub_id) else {
             return;
         };

@@ -128,7 +128,7 @@ async fn heart_beats_are_floored_and_ignored_in_1_0() {
     let (mut s, _b, now) = session(cfg);
     s.handle_frame(connect(None, Some("100,100")), now).await;
     let f = only_frame(&mut s);
-    assert_eq!(f.headers.get_str("heart-beat"), None);
+    assert_eq!(f.headers.get_str("heart-beat"), Some("0,0"));
     assert_eq!(s.poll_timeout(), None);
 }
 
