@@ -10,6 +10,7 @@ use broker_config::BrokerConfig;
 use broker_core::{Broker, CoreConfig};
 use broker_net::Server;
 use clap::{Parser, Subcommand};
+use store_rocksdb::{RocksOptions, RocksStore};
 
 /// ferromq: a message broker that ActiveMQ users can drop in.
 #[derive(Debug, Parser)]
@@ -95,19 +96,35 @@ fn main() -> Result<()> {
 async fn run(cfg: BrokerConfig) -> Result<()> {
     std::fs::create_dir_all(&cfg.storage.data_dir)
         .with_context(|| format!("creating data directory {}", cfg.storage.data_dir))?;
-    // Persistence to disk (RocksDB) arrives with the durable-messages work; until then
-    // persistent messages live in the in-memory store and do not survive a restart.
-    let store = Arc::new(broker_store::MemStore::new());
-    tracing::info!(data_dir = %cfg.storage.data_dir, store = %"memory", "starting ferromq {}", env!("CARGO_PKG_VERSION"));
-    let broker = Broker::new(
-        CoreConfig {
-            mailbox_capacity: cfg.core.mailbox_capacity,
-            delivery_channel_capacity: cfg.core.delivery_channel_capacity,
-            ..CoreConfig::default()
-        },
-        store,
-    )
-    .context("opening the broker core")?;
+    let store_dir = std::path::Path::new(&cfg.storage.data_dir).join("store");
+    let opened = std::time::Instant::now();
+    // Opening replays RocksDB's WAL: blocking work, kept off the async workers.
+    let store = {
+        let dir = store_dir.clone();
+        tokio::task::spawn_blocking(move || RocksStore::open(&dir, RocksOptions::default()))
+            .await
+            .context("opening the store")?
+            .with_context(|| format!("opening the store in {}", store_dir.display()))?
+    };
+    tracing::info!(
+        data_dir = %cfg.storage.data_dir,
+        store = %store_dir.display(),
+        open_ms = opened.elapsed().as_millis() as u64,
+        "starting ferromq {}",
+        env!("CARGO_PKG_VERSION")
+    );
+    let store = Arc::new(store);
+    let core_cfg = CoreConfig {
+        mailbox_capacity: cfg.core.mailbox_capacity,
+        delivery_channel_capacity: cfg.core.delivery_channel_capacity,
+        ..CoreConfig::default()
+    };
+    // Startup reads the store (destinations, highest message number): keep it off the
+    // async workers too.
+    let broker = tokio::task::spawn_blocking(move || Broker::new(core_cfg, store))
+        .await
+        .context("opening the broker core")?
+        .context("opening the broker core")?;
     let server = Server::start(&cfg, broker.clone())
         .await
         .context("starting listeners")?;
