@@ -7,10 +7,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use broker_store::{Batch, MessageRecord, Op, Store};
+use broker_store::{Batch, Op, Store};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::lane::{Entry, Lane, Slot};
+use crate::memory::MemoryUsage;
 use crate::persist::{Durable, StoreWriter};
 use crate::record;
 use crate::{
@@ -111,10 +112,25 @@ pub(crate) struct DestinationActor {
     writer: StoreWriter,
     /// Persistent messages are written to the store only for durable queues.
     persist: bool,
+    memory: Arc<MemoryUsage>,
+    /// What this destination's in-memory messages cost (counted in `memory` too).
+    held: u64,
+    /// Durable queues past the memory limit keep new persistent messages in the store only.
+    /// Invariant: every stored message at or before `cursor` is in memory (pending or held
+    /// by a consumer) or consumed; those after it are in the store only.
+    paging: bool,
+    cursor: (u8, u64),
+    page_size: usize,
 }
 
 impl DestinationActor {
-    pub(crate) fn new(dest: Destination, store: Arc<dyn Store>, writer: StoreWriter) -> Self {
+    pub(crate) fn new(
+        dest: Destination,
+        store: Arc<dyn Store>,
+        writer: StoreWriter,
+        memory: Arc<MemoryUsage>,
+        page_size: usize,
+    ) -> Self {
         let persist = Self::persists(&dest);
         let mode = if dest.kind().is_queue() {
             Mode::Queue(Lane::default())
@@ -128,28 +144,49 @@ impl DestinationActor {
             store,
             writer,
             persist,
+            memory,
+            held: 0,
+            // A new actor has loaded nothing yet: everything stored is after the cursor.
+            paging: persist,
+            cursor: (u8::MAX, 0),
+            page_size: page_size.max(1),
         }
     }
 
-    /// Reads back the stored backlog of a durable queue, off the async workers.
-    async fn recover(&mut self) {
-        if !self.persist {
+    fn hold(&mut self, msg: &Message) {
+        let c = MemoryUsage::cost(msg);
+        self.held += c;
+        self.memory.add(c);
+    }
+
+    fn release(&mut self, entries: &[Entry]) {
+        let c: u64 = entries.iter().map(|e| MemoryUsage::cost(&e.msg)).sum();
+        let c = c.min(self.held);
+        self.held -= c;
+        self.memory.sub(c);
+    }
+
+    /// Loads the next page of store-only messages once the in-memory backlog runs low and
+    /// memory allows. Runs on startup too: a restarted queue reads one page, not its whole
+    /// backlog, so recovery time does not grow with the backlog.
+    async fn page_in(&mut self) {
+        let Mode::Queue(lane) = &self.mode else {
+            return;
+        };
+        if !self.paging || lane.pending_len() >= self.page_size / 2 || self.memory.is_full() {
+            return;
+        }
+        // Every store write queued before now (the puts of messages this actor left in the
+        // store) must be applied before reading, or the read could miss one.
+        if self.writer.barrier().await.is_err() {
             return;
         }
         let store = Arc::clone(&self.store);
         let key = self.store_key.clone();
-        let loaded = tokio::task::spawn_blocking(move || {
-            let mut all: Vec<MessageRecord> = Vec::new();
-            let mut after = None;
-            loop {
-                let page = store.load_queue(&key, after, 4096)?;
-                let Some(last) = page.last() else { break };
-                after = Some((last.priority, last.seq));
-                all.extend(page);
-            }
-            Ok::<_, broker_store::StoreError>(all)
-        })
-        .await;
+        let after = (self.cursor.0 != u8::MAX).then_some(self.cursor);
+        let limit = self.page_size;
+        let loaded =
+            tokio::task::spawn_blocking(move || store.load_queue(&key, after, limit)).await;
         let records = match loaded {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {
@@ -161,16 +198,22 @@ impl DestinationActor {
                 return;
             }
         };
-        let Mode::Queue(lane) = &mut self.mode else {
-            return;
-        };
+        if records.len() < limit {
+            self.paging = false;
+        }
         for rec in records {
+            self.cursor = rec.position();
             match record::from_record(&rec, &self.dest) {
-                Ok(msg) => lane.push(Entry {
-                    seq: rec.seq,
-                    msg: Arc::new(msg),
-                    redeliveries: rec.redeliveries,
-                }),
+                Ok(msg) => {
+                    self.hold(&msg);
+                    if let Mode::Queue(lane) = &mut self.mode {
+                        lane.push(Entry {
+                            seq: rec.seq,
+                            msg: Arc::new(msg),
+                            redeliveries: rec.redeliveries,
+                        });
+                    }
+                }
                 Err(e) => {
                     tracing::error!(dest = %self.dest, seq = rec.seq, error = %e, "skipping unreadable stored message")
                 }
@@ -179,7 +222,7 @@ impl DestinationActor {
     }
 
     pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
-        self.recover().await;
+        self.page_in().await;
         let mut stalled = false;
         loop {
             let cmd = if stalled {
@@ -188,6 +231,7 @@ impl DestinationActor {
                     () = tokio::time::sleep(STALL_RETRY) => {
                         self.unstall();
                         stalled = self.dispatch().await;
+                        self.page_in().await;
                         continue;
                     }
                 }
@@ -218,7 +262,13 @@ impl DestinationActor {
             }
             self.log_requeues().await;
             stalled = self.dispatch().await;
+            self.page_in().await;
+            if !self.paging {
+                // Caught up: later pages are only needed once paging starts again.
+                self.cursor = (u8::MAX, 0);
+            }
         }
+        self.memory.sub(self.held);
         tracing::debug!(dest = %self.dest, "destination actor stopped");
     }
 
@@ -248,6 +298,7 @@ impl DestinationActor {
             }
         }
         if !expired.is_empty() {
+            self.release(&expired);
             let batch = self.removals(&expired);
             self.writer.write(batch, Vec::new()).await;
         }
@@ -261,7 +312,7 @@ impl DestinationActor {
             for e in entries.iter().filter(|e| e.msg.persistent) {
                 batch.push(Op::DeleteMessage {
                     queue: self.store_key.clone(),
-                    priority: e.msg.priority,
+                    priority: record::store_lane(&e.msg),
                     seq: e.seq,
                 });
             }
@@ -343,6 +394,7 @@ impl DestinationActor {
                     Some(lane) => lane.ack(id, tag, cumulative),
                     None => Vec::new(),
                 };
+                self.release(&consumed);
                 let batch = self.removals(&consumed);
                 self.writer.write(batch, reply.into_iter().collect()).await;
             }
@@ -356,6 +408,7 @@ impl DestinationActor {
                     Some(lane) => lane.ack(id, tag, cumulative),
                     None => Vec::new(),
                 };
+                self.release(&consumed);
                 let _ = reply.send(self.removals(&consumed).ops);
             }
             Command::Nack { id, tag, reply } => {
@@ -392,8 +445,22 @@ impl DestinationActor {
         }
     }
 
-    /// Takes a sent message into the pending lane(s).
+    /// Takes a sent message into the pending lane(s). A durable queue that is paging leaves
+    /// a persistent message after its cursor in the store (it was stored by its sender).
     fn accept(&mut self, msg: Arc<Message>, seq: u64) {
+        if let Mode::Queue(_) = self.mode {
+            let stored = self.persist && msg.persistent;
+            let key = (record::store_lane(&msg), seq);
+            if stored && !self.paging && self.memory.is_full() {
+                // Start paging: everything stored so far is in memory.
+                self.paging = true;
+                self.cursor = self.last_in_memory();
+            }
+            if stored && self.paging && key_after(key, self.cursor) {
+                return;
+            }
+            self.hold(&msg);
+        }
         match &mut self.mode {
             Mode::Queue(lane) => lane.push(Entry {
                 seq,
@@ -422,8 +489,24 @@ impl DestinationActor {
         }
     }
 
+    /// The store position of the newest message held in memory: the cursor when paging
+    /// starts.
+    fn last_in_memory(&self) -> (u8, u64) {
+        match &self.mode {
+            Mode::Queue(lane) => lane
+                .max_seq()
+                .map_or((record::STORE_LANE, 0), |seq| (record::STORE_LANE, seq)),
+            Mode::Topic(_) => (record::STORE_LANE, 0),
+        }
+    }
+
     /// True when `dest`'s persistent messages are stored (durable queues).
     pub(crate) fn persists(dest: &Destination) -> bool {
         dest.kind() == crate::DestinationKind::Queue
     }
+}
+
+/// Store order: lane 9 first, then by seq.
+fn key_after(a: (u8, u64), b: (u8, u64)) -> bool {
+    (std::cmp::Reverse(a.0), a.1) > (std::cmp::Reverse(b.0), b.1)
 }

@@ -8,6 +8,7 @@ use broker_store::{Batch, DestinationRecord, Op, Store};
 use tokio::sync::mpsc;
 
 use crate::actor::{Command, DestinationActor};
+use crate::memory::MemoryUsage;
 use crate::persist::StoreWriter;
 use crate::{record, Connection, ConnectionId, ConsumerId, CoreError, Destination};
 
@@ -25,6 +26,15 @@ pub struct CoreConfig {
     pub topic_pending_limit: usize,
     /// Capacity of the storage thread's inbox (write requests); when full, writers wait.
     pub store_queue_capacity: usize,
+    /// Bytes of messages queues may hold in memory (ActiveMQ `memoryUsage`). Past it,
+    /// durable queues page persistent messages (store only, read back as consumers drain)
+    /// and producers of memory-only messages wait.
+    pub memory_limit: u64,
+    /// Messages read from the store per page.
+    pub page_size: usize,
+    /// With `Some`, a producer that waits this long for memory gets an error instead
+    /// (ActiveMQ `sendFailIfNoSpaceAfterTimeout`; `Some(0)` = `sendFailIfNoSpace`).
+    pub send_fail_after: Option<std::time::Duration>,
 }
 
 impl Default for CoreConfig {
@@ -34,6 +44,9 @@ impl Default for CoreConfig {
             delivery_channel_capacity: 4096,
             topic_pending_limit: 100_000,
             store_queue_capacity: 8192,
+            memory_limit: 512 * 1024 * 1024,
+            page_size: 1000,
+            send_fail_after: None,
         }
     }
 }
@@ -49,6 +62,7 @@ pub(crate) struct Inner {
     pub(crate) cfg: CoreConfig,
     store: Arc<dyn Store>,
     pub(crate) writer: StoreWriter,
+    pub(crate) memory: Arc<MemoryUsage>,
     /// Broker-wide arrival numbers: orders messages within each queue and keys them in the
     /// store. Starts above the highest stored one.
     next_seq: AtomicU64,
@@ -88,11 +102,13 @@ impl Broker {
         let (writer, thread) = StoreWriter::start(Arc::clone(&store), cfg.store_queue_capacity);
         thread.map_err(|e| CoreError::Store(format!("cannot start the storage thread: {e}")))?;
         let id_prefix = format!("ferromq-{}-{boot}", std::process::id());
+        let memory = Arc::new(MemoryUsage::new(cfg.memory_limit));
         let broker = Self {
             inner: Arc::new(Inner {
                 cfg,
                 store,
                 writer,
+                memory,
                 next_seq: AtomicU64::new(max_seq + 1),
                 registry: Mutex::new(HashMap::new()),
                 next_connection: AtomicU64::new(1),
@@ -141,6 +157,11 @@ impl Broker {
         self.registry().clear();
     }
 
+    /// Bytes of messages held in memory by queues, and the limit.
+    pub fn memory_usage(&self) -> (u64, u64) {
+        (self.inner.memory.used(), self.inner.memory.limit())
+    }
+
     /// True once [`Broker::shutdown`] ran.
     pub fn is_shutting_down(&self) -> bool {
         self.inner.shutting_down.load(Ordering::Acquire)
@@ -185,6 +206,8 @@ impl Broker {
             dest.clone(),
             Arc::clone(&self.inner.store),
             self.inner.writer.clone(),
+            Arc::clone(&self.inner.memory),
+            self.inner.cfg.page_size,
         );
         tokio::spawn(actor.run(rx));
         reg.insert(

@@ -169,6 +169,21 @@ impl Connection {
 
     async fn route(&mut self, msg: Message, confirm: bool) -> Result<(), CoreError> {
         let dest = msg.destination.clone();
+        // Producer flow control: a message that can only live in memory waits for room (the
+        // adapter stops reading this producer meanwhile); stored ones page instead.
+        let memory = &self.broker.inner.memory;
+        let stored = msg.persistent && DestinationActor::persists(&dest);
+        if dest.kind().is_queue()
+            && !stored
+            && memory.is_full()
+            && !memory
+                .wait_for_room(self.broker.inner.cfg.send_fail_after)
+                .await
+        {
+            return Err(CoreError::MemoryFull {
+                limit: memory.limit(),
+            });
+        }
         let seq = self.broker.next_seq();
         let mut durable = None;
         // The store write is queued before the message reaches its destination, so the

@@ -24,6 +24,12 @@ pub enum CoreError {
     /// The broker is shutting down and accepts no more work.
     #[error("broker is shutting down")]
     ShuttingDown,
+    /// The memory limit is reached and the producer may not wait (longer).
+    #[error("memory limit of {limit} bytes reached: message refused (sendFailIfNoSpace)")]
+    MemoryFull {
+        /// The configured limit.
+        limit: u64,
+    },
     /// The storage backend failed; the operation did not take effect.
     #[error("storage failure: {0}")]
     Store(String),

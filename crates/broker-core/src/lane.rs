@@ -97,6 +97,17 @@ impl Lane {
         self.pending.len()
     }
 
+    /// The highest seq pending or held by a consumer.
+    pub(crate) fn max_seq(&self) -> Option<u64> {
+        let pending = self.pending.last_key_value().map(|(k, _)| *k);
+        let held = self
+            .consumers
+            .iter()
+            .filter_map(|c| c.inflight.values().map(|f| f.entry.seq).max())
+            .max();
+        pending.max(held)
+    }
+
     /// Drops the oldest pending message (slow topic subscriber policy).
     pub(crate) fn discard_oldest(&mut self) {
         self.pending.pop_first();
@@ -141,8 +152,11 @@ impl Lane {
     fn requeue(&mut self, mut entry: Entry) {
         entry.redeliveries = entry.redeliveries.saturating_add(1);
         if entry.msg.persistent {
-            self.requeued
-                .push((entry.msg.priority, entry.seq, entry.redeliveries));
+            self.requeued.push((
+                crate::record::store_lane(&entry.msg),
+                entry.seq,
+                entry.redeliveries,
+            ));
         }
         self.pending.insert(entry.seq, entry);
     }

@@ -23,6 +23,7 @@ mod consumer;
 mod destination;
 mod error;
 mod lane;
+mod memory;
 mod message;
 mod persist;
 mod record;

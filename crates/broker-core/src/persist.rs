@@ -64,6 +64,20 @@ impl StoreWriter {
             }
         }
     }
+
+    /// Returns once every write queued before it has been applied.
+    pub(crate) async fn barrier(&self) -> Result<(), CoreError> {
+        let (tx, rx) = oneshot::channel();
+        let req = WriteRequest {
+            batch: Batch::new(),
+            replies: vec![tx],
+        };
+        self.tx
+            .send(req)
+            .await
+            .map_err(|_| CoreError::ShuttingDown)?;
+        rx.await.map_err(|_| CoreError::ShuttingDown)?
+    }
 }
 
 fn body_bytes(batch: &Batch) -> usize {
@@ -94,7 +108,12 @@ fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<WriteRequest>) {
         }
         if group.len() == 1 {
             for req in group {
-                finish(req.replies, store.apply(req.batch));
+                let result = if req.batch.is_empty() {
+                    Ok(())
+                } else {
+                    store.apply(req.batch)
+                };
+                finish(req.replies, result);
             }
             continue;
         }
@@ -108,7 +127,12 @@ fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<WriteRequest>) {
             parts.push((merged.ops.len(), req.replies));
             merged.ops.extend(req.batch.ops);
         }
-        match store.apply(merged.clone()) {
+        let result = if merged.is_empty() {
+            Ok(())
+        } else {
+            store.apply(merged.clone())
+        };
+        match result {
             Ok(()) => {
                 for (_, replies) in parts {
                     finish(replies, Ok(()));

@@ -13,6 +13,17 @@ use crate::{BodyKind, ConnectionId, Destination, DestinationKind, Message};
 
 const SEPARATOR: &str = ":";
 
+/// The store "lane" a message is kept in: the store returns a queue's messages lane 9 first,
+/// then by seq. Queues dispatch in arrival order (ActiveMQ's default, FIFO), so every message
+/// shares one lane and the store's order is the dispatch order; the message's own JMS
+/// priority travels in the `:priority` field. Priority-ordered queues will use the priority.
+pub(crate) fn store_lane(_msg: &Message) -> u8 {
+    STORE_LANE
+}
+
+/// The one lane FIFO queues use.
+pub(crate) const STORE_LANE: u8 = 4;
+
 pub(crate) fn to_record(queue: &str, seq: u64, msg: &Message) -> MessageRecord {
     let mut headers = Vec::with_capacity(msg.properties.len() + 5);
     let kind = match msg.body_kind {
@@ -22,6 +33,10 @@ pub(crate) fn to_record(queue: &str, seq: u64, msg: &Message) -> MessageRecord {
     headers.push((
         Bytes::from_static(b":body"),
         Bytes::from_static(kind.as_bytes()),
+    ));
+    headers.push((
+        Bytes::from_static(b":priority"),
+        Bytes::from(vec![b'0' + msg.priority.min(9)]),
     ));
     if let Some(v) = &msg.correlation_id {
         headers.push((Bytes::from_static(b":correlation-id"), v.clone()));
@@ -37,7 +52,7 @@ pub(crate) fn to_record(queue: &str, seq: u64, msg: &Message) -> MessageRecord {
     MessageRecord {
         queue: queue.to_owned(),
         seq,
-        priority: msg.priority,
+        priority: store_lane(msg),
         redeliveries: 0,
         message_id: msg.id.to_string(),
         expires: msg.expires,
@@ -94,6 +109,10 @@ pub(crate) fn from_record(rec: &MessageRecord, dest: &Destination) -> Result<Mes
                     BodyKind::Text
                 }
             }
+            b":priority" => match v.as_ref() {
+                [d @ b'0'..=b'9'] => msg.priority = d - b'0',
+                _ => return Err(RecordError("stored message has an invalid priority")),
+            },
             b":correlation-id" => msg.correlation_id = Some(v.clone()),
             b":reply-to" => {
                 msg.reply_to = std::str::from_utf8(v).ok().and_then(parse_destination);

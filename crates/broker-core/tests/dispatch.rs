@@ -477,3 +477,138 @@ async fn message_numbers_continue_above_the_stored_ones_after_a_restart() {
     .collect();
     assert_eq!(bodies, ["old0", "old1", "old2", "new"]);
 }
+
+fn small_memory() -> CoreConfig {
+    CoreConfig {
+        memory_limit: 20 * 1024,
+        page_size: 16,
+        ..CoreConfig::default()
+    }
+}
+
+async fn drain_in_order(c: &mut Connection, id: ConsumerId, n: usize, prefix: &str) {
+    for i in 0..n {
+        let d = recv(c).await;
+        assert_eq!(body(&d), format!("{prefix}{i:04}"), "message {i}");
+        c.ack(id, d.tag, false, None, false).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_backlog_larger_than_memory_pages_and_drains_in_order() {
+    let store = Arc::new(MemStore::new());
+    let b = Broker::new(small_memory(), store.clone()).unwrap();
+    let q = Destination::queue("paged");
+    let mut p = b.connect();
+    let pad = "x".repeat(200);
+    for i in 0..500 {
+        let m = msg(&mut p, &q, &format!("m{i:04}"), true);
+        let m = Message {
+            properties: vec![(Bytes::from_static(b"pad"), Bytes::from(pad.clone()))],
+            ..m
+        };
+        p.send(m, None, true).await.unwrap();
+    }
+    let (used, limit) = b.memory_usage();
+    // Stored messages beyond the limit stay in the store only.
+    assert!(used <= limit + 2 * 1024, "{used} > {limit}");
+    assert_eq!(store.queue_len("queue://paged").unwrap(), 500);
+    let mut c = b.connect();
+    let id = c.subscribe(spec(&q, 5)).await.unwrap();
+    drain_in_order(&mut c, id, 500, "m").await;
+    nothing(&mut c).await;
+}
+
+#[tokio::test]
+async fn a_restart_reads_one_page_not_the_whole_backlog() {
+    let store = Arc::new(MemStore::new());
+    let q = Destination::queue("recover");
+    {
+        let b = Broker::new(CoreConfig::default(), store.clone()).unwrap();
+        let mut p = b.connect();
+        for i in 0..300 {
+            let m = msg(&mut p, &q, &format!("r{i:04}"), true);
+            p.send(m, None, true).await.unwrap();
+        }
+    }
+    let b = Broker::new(small_memory(), store.clone()).unwrap();
+    let mut c = b.connect();
+    let id = c.subscribe(spec(&q, 1)).await.unwrap();
+    let d = recv(&mut c).await;
+    assert_eq!(body(&d), "r0000");
+    assert!(b.memory_usage().0 < 40 * 1024, "{:?}", b.memory_usage());
+    c.ack(id, d.tag, false, None, false).await.unwrap();
+    drain_in_order_from(&mut c, id, 1, 300, "r").await;
+}
+
+async fn drain_in_order_from(
+    c: &mut Connection,
+    id: ConsumerId,
+    from: usize,
+    to: usize,
+    prefix: &str,
+) {
+    for i in from..to {
+        let d = recv(c).await;
+        assert_eq!(body(&d), format!("{prefix}{i:04}"), "message {i}");
+        c.ack(id, d.tag, false, None, false).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn producers_of_memory_only_messages_wait_or_fail_when_memory_is_full() {
+    let store = Arc::new(MemStore::new());
+    let cfg = CoreConfig {
+        memory_limit: 4 * 1024,
+        send_fail_after: Some(Duration::from_millis(0)),
+        ..CoreConfig::default()
+    };
+    let b = Broker::new(cfg, store).unwrap();
+    let q = Destination::queue("full");
+    let mut p = b.connect();
+    let mut refused = None;
+    for i in 0..100 {
+        let m = msg(&mut p, &q, &"y".repeat(500), false);
+        if let Err(e) = p.send(m, None, true).await {
+            refused = Some((i, e));
+            break;
+        }
+    }
+    let (i, e) = refused.expect("the memory limit refuses a producer");
+    assert!(i > 0 && i < 20, "refused after {i} messages");
+    assert!(matches!(e, CoreError::MemoryFull { .. }), "{e:?}");
+
+    // Without sendFailIfNoSpace the producer waits until a consumer frees memory.
+    let b = Broker::new(
+        CoreConfig {
+            memory_limit: 4 * 1024,
+            ..CoreConfig::default()
+        },
+        Arc::new(MemStore::new()),
+    )
+    .unwrap();
+    let mut p = b.connect();
+    for _ in 0..20 {
+        let m = msg(&mut p, &q, &"y".repeat(500), false);
+        if b.memory_usage().0 >= 4 * 1024 {
+            break;
+        }
+        p.send(m, None, true).await.unwrap();
+    }
+    let waiting = tokio::spawn(async move {
+        let m = msg(&mut p, &Destination::queue("full"), "late", false);
+        p.send(m, None, true).await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!waiting.is_finished(), "the producer waits for memory");
+    let mut c = b.connect();
+    let id = c.subscribe(spec(&q, 100)).await.unwrap();
+    loop {
+        let d = recv(&mut c).await;
+        c.ack(id, d.tag, false, None, false).await.unwrap();
+        if body(&d) == "late" {
+            break;
+        }
+    }
+    waiting.await.unwrap().unwrap();
+}
