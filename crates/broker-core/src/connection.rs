@@ -312,6 +312,11 @@ impl Connection {
             .ok_or_else(|| CoreError::UnknownTransaction(tx.to_owned()))
     }
 
+    /// True while transaction `tx` is open.
+    pub fn has_transaction(&self, tx: &str) -> bool {
+        self.txs.contains_key(tx)
+    }
+
     /// Opens transaction `tx`.
     pub fn begin(&mut self, tx: &str) -> Result<(), CoreError> {
         if self.txs.contains_key(tx) {
