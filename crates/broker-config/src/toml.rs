@@ -99,11 +99,11 @@ mod tests {
             max_header_line = 8192
             max_body = 1_000_000
             hb_grace_multiplier = 2.5
-            server_heartbeat_ms = 5000
+            min_server_heartbeat_ms = 5000
             min_client_heartbeat_ms = 0
             connect_timeout_ms = 3000
             default_prefetch = 10
-            max_outbound_bytes = 1048576
+            write_timeout_ms = 2500
 
             [storage]
             data_dir = "/var/lib/ferromq"
@@ -126,11 +126,11 @@ mod tests {
                 max_header_line: 8192,
                 max_body: 1_000_000,
                 hb_grace_multiplier: 2.5,
-                server_heartbeat_ms: 5000,
+                min_server_heartbeat_ms: 5000,
                 min_client_heartbeat_ms: 0,
                 connect_timeout_ms: 3000,
                 default_prefetch: 10,
-                max_outbound_bytes: 1_048_576,
+                write_timeout_ms: 2500,
             },
             storage: StorageConfig {
                 data_dir: "/var/lib/ferromq".to_owned(),
@@ -175,6 +175,15 @@ mod tests {
             msg.contains("line 2"),
             "message should locate the key: {msg}"
         );
+    }
+
+    #[test]
+    fn renamed_keys_are_rejected() {
+        // Renamed before any release; an old file must fail loudly, not lose the setting.
+        let msg = parse_err("[stomp]\nserver_heartbeat_ms = 5000\n");
+        assert!(msg.contains("unknown field `server_heartbeat_ms`"), "{msg}");
+        let msg = parse_err("[stomp]\nmax_outbound_bytes = 1024\n");
+        assert!(msg.contains("unknown field `max_outbound_bytes`"), "{msg}");
     }
 
     #[test]
@@ -237,7 +246,8 @@ mod tests {
         let text = BrokerConfig::default().to_toml_string().unwrap();
         let keys = keys(&text);
         assert_eq!(keys.len(), 3 + 12 + 1 + 2, "{keys:?}");
-        assert!(keys.contains("stomp.max_outbound_bytes"), "{keys:?}");
+        assert!(keys.contains("stomp.min_server_heartbeat_ms"), "{keys:?}");
+        assert!(keys.contains("stomp.write_timeout_ms"), "{keys:?}");
         assert!(keys.contains("core.delivery_channel_capacity"), "{keys:?}");
     }
 

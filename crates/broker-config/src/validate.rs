@@ -24,7 +24,7 @@ const HB_GRACE_MULTIPLIER: RangeInclusive<f64> = 1.0..=100.0;
 const HEARTBEAT_MS: RangeInclusive<u64> = 0..=HOUR_MS;
 const CONNECT_TIMEOUT_MS: RangeInclusive<u64> = 1..=HOUR_MS;
 const DEFAULT_PREFETCH: RangeInclusive<u64> = 1..=1_000_000;
-const MAX_OUTBOUND_BYTES: RangeInclusive<u64> = 1..=16 * GIB;
+const WRITE_TIMEOUT_MS: RangeInclusive<u64> = 1..=HOUR_MS;
 const CHANNEL_CAPACITY: RangeInclusive<u64> = 1..=1_048_576;
 
 impl BrokerConfig {
@@ -99,8 +99,8 @@ impl StompSection {
             ));
         }
         in_range(
-            "stomp.server_heartbeat_ms",
-            self.server_heartbeat_ms,
+            "stomp.min_server_heartbeat_ms",
+            self.min_server_heartbeat_ms,
             HEARTBEAT_MS,
         )?;
         in_range(
@@ -119,9 +119,9 @@ impl StompSection {
             DEFAULT_PREFETCH,
         )?;
         in_range(
-            "stomp.max_outbound_bytes",
-            self.max_outbound_bytes,
-            MAX_OUTBOUND_BYTES,
+            "stomp.write_timeout_ms",
+            self.write_timeout_ms,
+            WRITE_TIMEOUT_MS,
         )
     }
 }
@@ -290,10 +290,6 @@ mod tests {
             "`stomp.max_header_line` must not exceed `stomp.max_frame_size` (1000); got 65536"
         );
         accepted(|c| c.stomp.max_body = c.stomp.max_frame_size);
-        assert_eq!(
-            rejected(|c| c.stomp.max_outbound_bytes = 0),
-            "`stomp.max_outbound_bytes` must be in 1..=17179869184; got 0"
-        );
     }
 
     #[test]
@@ -319,10 +315,11 @@ mod tests {
         accepted(|c| c.stomp.hb_grace_multiplier = 1.0);
         accepted(|c| c.stomp.hb_grace_multiplier = 100.0);
 
-        accepted(|c| c.stomp.server_heartbeat_ms = 0);
+        accepted(|c| c.stomp.min_server_heartbeat_ms = 0);
+        accepted(|c| c.stomp.min_server_heartbeat_ms = 3_600_000);
         assert_eq!(
-            rejected(|c| c.stomp.server_heartbeat_ms = 3_600_001),
-            "`stomp.server_heartbeat_ms` must be in 0..=3600000; got 3600001"
+            rejected(|c| c.stomp.min_server_heartbeat_ms = 3_600_001),
+            "`stomp.min_server_heartbeat_ms` must be in 0..=3600000; got 3600001"
         );
         accepted(|c| c.stomp.min_client_heartbeat_ms = 0);
         assert_eq!(
@@ -336,6 +333,16 @@ mod tests {
         assert_eq!(
             rejected(|c| c.stomp.default_prefetch = 0),
             "`stomp.default_prefetch` must be in 1..=1000000; got 0"
+        );
+        accepted(|c| c.stomp.write_timeout_ms = 1);
+        accepted(|c| c.stomp.write_timeout_ms = 3_600_000);
+        assert_eq!(
+            rejected(|c| c.stomp.write_timeout_ms = 0),
+            "`stomp.write_timeout_ms` must be in 1..=3600000; got 0"
+        );
+        assert_eq!(
+            rejected(|c| c.stomp.write_timeout_ms = 3_600_001),
+            "`stomp.write_timeout_ms` must be in 1..=3600000; got 3600001"
         );
     }
 

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use broker_core::Broker;
 use broker_stomp::{Outgoing, StompConfig, StompSession};
@@ -16,8 +16,6 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::WRITE_TIMEOUT;
-
 /// Deliveries turned into frames before one flush.
 const DELIVERY_BATCH: usize = 64;
 
@@ -28,6 +26,8 @@ pub(crate) struct Context {
     pub(crate) broker: Broker,
     pub(crate) session: Arc<StompConfig>,
     pub(crate) limits: Limits,
+    /// How long one write may take before the client is dropped as a slow consumer.
+    pub(crate) write_timeout: Duration,
     pub(crate) token: CancellationToken,
     pub(crate) tracker: TaskTracker,
 }
@@ -37,14 +37,14 @@ fn now() -> Instant {
 }
 
 /// Tells a client over the connection limit why it is dropped.
-pub(crate) async fn refuse(mut stream: TcpStream) {
+pub(crate) async fn refuse(mut stream: TcpStream, write_timeout: Duration) {
     let mut frame = Frame::new(Command::Error)
         .header("message", "Connection limit reached")
         .with_body(&b"Connection limit reached"[..]);
     frame.set_content_length();
     let mut buf = BytesMut::new();
     StompCodec::new(Limits::default()).encode(&frame, &mut buf);
-    let _ = tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&buf)).await;
+    let _ = tokio::time::timeout(write_timeout, stream.write_all(&buf)).await;
     let _ = stream.shutdown().await;
 }
 
@@ -59,6 +59,7 @@ async fn flush(
     codec: &StompCodec,
     wr: &mut OwnedWriteHalf,
     buf: &mut BytesMut,
+    write_timeout: Duration,
 ) -> std::io::Result<()> {
     while let Some(out) = session.poll_transmit() {
         match out {
@@ -69,7 +70,7 @@ async fn flush(
     if buf.is_empty() {
         return Ok(());
     }
-    match tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(buf)).await {
+    match tokio::time::timeout(write_timeout, wr.write_all(buf)).await {
         Ok(r) => r?,
         Err(_) => {
             return Err(std::io::Error::new(
@@ -92,7 +93,7 @@ async fn run(stream: TcpStream, ctx: Context) {
     let mut wbuf = BytesMut::with_capacity(8 * 1024);
     let mut versioned = false;
     loop {
-        if let Err(e) = flush(&mut session, &codec, &mut wr, &mut wbuf).await {
+        if let Err(e) = flush(&mut session, &codec, &mut wr, &mut wbuf, ctx.write_timeout).await {
             tracing::debug!(error = %e, "write failed");
             break;
         }
@@ -110,7 +111,7 @@ async fn run(stream: TcpStream, ctx: Context) {
                     .with_body(&b"Broker is shutting down"[..]);
                 frame.set_content_length();
                 codec.encode(&frame, &mut wbuf);
-                let _ = flush(&mut session, &codec, &mut wr, &mut wbuf).await;
+                let _ = flush(&mut session, &codec, &mut wr, &mut wbuf, ctx.write_timeout).await;
                 break;
             }
             r = rd.read_buf(&mut rbuf) => match r {
