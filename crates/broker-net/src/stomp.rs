@@ -1,7 +1,6 @@
 //! The STOMP connection task.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,8 +17,6 @@ use tracing::Instrument;
 
 /// Deliveries turned into frames before one flush.
 const DELIVERY_BATCH: usize = 64;
-
-static CONNECTION_SEQ: AtomicU64 = AtomicU64::new(1);
 
 #[derive(Clone)]
 pub(crate) struct Context {
@@ -49,9 +46,12 @@ pub(crate) async fn refuse(mut stream: TcpStream, write_timeout: Duration) {
 }
 
 pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Context) {
-    let conn_id = CONNECTION_SEQ.fetch_add(1, Ordering::Relaxed);
-    let span = tracing::info_span!("conn", conn_id, %peer, protocol = %"stomp", tls = false);
-    run(stream, ctx).instrument(span).await;
+    let conn = ctx.broker.connect();
+    // The span's conn_id is the core's connection id, which CONNECTED reports as `session`,
+    // so a client's session can be found in the logs.
+    let span =
+        tracing::info_span!("conn", conn_id = conn.id().0, %peer, protocol = %"stomp", tls = false);
+    run(stream, conn, ctx).instrument(span).await;
 }
 
 async fn flush(
@@ -84,11 +84,11 @@ async fn flush(
     Ok(())
 }
 
-async fn run(stream: TcpStream, ctx: Context) {
+async fn run(stream: TcpStream, conn: broker_core::Connection, ctx: Context) {
     tracing::debug!("accepted");
     let (mut rd, mut wr) = stream.into_split();
     let mut codec = StompCodec::new(ctx.limits);
-    let mut session = StompSession::new(ctx.broker.connect(), Arc::clone(&ctx.session), now());
+    let mut session = StompSession::new(conn, Arc::clone(&ctx.session), now());
     let mut rbuf = BytesMut::with_capacity(8 * 1024);
     let mut wbuf = BytesMut::with_capacity(8 * 1024);
     let mut versioned = false;

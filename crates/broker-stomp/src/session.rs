@@ -286,7 +286,12 @@ impl StompSession {
                 Some(Err(e)) => {
                     return Err(StompError::InvalidHeader {
                         header: "heart-beat",
-                        reason: e.to_string(),
+                        reason: match e {
+                            stomp_codec::CodecError::InvalidHeartBeat => {
+                                "expected two comma-separated numbers".to_owned()
+                            }
+                            e => e.to_string(),
+                        },
                     })
                 }
             };
@@ -342,7 +347,7 @@ impl StompSession {
             Command::Ack => self.on_ack(&frame, tx, true).await,
             // STOMP 1.0 has no NACK; ActiveMQ answers it with an ERROR too.
             Command::Nack if self.v() == Version::V1_0 => {
-                Err(StompError::Unsupported("NACK in STOMP 1.0"))
+                Err(StompError::Unsupported("NACK does not exist in STOMP 1.0"))
             }
             Command::Nack => self.on_ack(&frame, tx, false).await,
             Command::Begin => {
@@ -404,12 +409,24 @@ impl StompSession {
             }
         };
         if frame.headers.contains("selector") {
-            return Err(StompError::Unsupported("The 'selector' header"));
+            return Err(StompError::Unsupported("Selectors are not supported yet"));
         }
         if frame.headers.contains("activemq.subscriptionName")
             || frame.headers.contains("durable-subscription-name")
         {
-            return Err(StompError::Unsupported("Durable subscriptions"));
+            return Err(StompError::Unsupported(
+                "Durable subscriptions are not supported yet",
+            ));
+        }
+        // A browser must not consume; until browsing exists, refuse rather than consume.
+        if frame
+            .headers
+            .get("browser")
+            .is_some_and(|v| v.eq_ignore_ascii_case(b"true"))
+        {
+            return Err(StompError::Unsupported(
+                "Queue browsers are not supported yet",
+            ));
         }
         let prefetch = match frame.headers.get_str("activemq.prefetchSize") {
             None => self.cfg.default_prefetch,
