@@ -123,7 +123,8 @@ impl Default for StorageConfig {
     }
 }
 
-/// `[core]`: bounded queues inside the broker core (architecture §2.8, §2.9).
+/// `[core]`: bounds inside the broker core: queues, slow topic subscribers and transactions
+/// (architecture §2.8, §2.9).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CoreSection {
@@ -133,6 +134,13 @@ pub struct CoreSection {
     /// Deliveries that may wait for each connection. Prefetch normally keeps deliveries below
     /// it; when it is full the destination retries shortly. Range 1..=1048576.
     pub delivery_channel_capacity: usize,
+    /// Messages kept waiting for one slow non-durable topic subscriber beyond its prefetch;
+    /// past it the oldest are discarded. A SUBSCRIBE's `activemq.maximumPendingMessageLimit`
+    /// greater than 0 overrides it. Range 1..=100000000.
+    pub topic_pending_limit: usize,
+    /// Most SEND/ACK/NACK operations one open transaction may stage; past it the operation
+    /// gets an ERROR. Range 1..=10000000.
+    pub max_transaction_ops: usize,
 }
 
 impl Default for CoreSection {
@@ -140,6 +148,8 @@ impl Default for CoreSection {
         Self {
             mailbox_capacity: 4096,
             delivery_channel_capacity: 4096,
+            topic_pending_limit: 100_000,
+            max_transaction_ops: 100_000,
         }
     }
 }
@@ -182,6 +192,8 @@ mod tests {
             CoreSection {
                 mailbox_capacity: 4096,
                 delivery_channel_capacity: 4096,
+                topic_pending_limit: 100_000,
+                max_transaction_ops: 100_000,
             }
         );
     }

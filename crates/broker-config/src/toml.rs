@@ -111,6 +111,8 @@ mod tests {
             [core]
             mailbox_capacity = 16
             delivery_channel_capacity = 32
+            topic_pending_limit = 500
+            max_transaction_ops = 64
         "#;
         let expected = BrokerConfig {
             network: NetworkConfig {
@@ -138,6 +140,8 @@ mod tests {
             core: CoreSection {
                 mailbox_capacity: 16,
                 delivery_channel_capacity: 32,
+                topic_pending_limit: 500,
+                max_transaction_ops: 64,
             },
         };
         let parsed = BrokerConfig::from_toml_str(text).unwrap();
@@ -231,6 +235,8 @@ mod tests {
             core: CoreSection {
                 mailbox_capacity: 1,
                 delivery_channel_capacity: 1_048_576,
+                topic_pending_limit: 100_000_000,
+                max_transaction_ops: 1,
             },
         };
         let text = custom.to_toml_string().unwrap();
@@ -245,10 +251,12 @@ mod tests {
     fn generated_toml_has_every_key_in_its_section() {
         let text = BrokerConfig::default().to_toml_string().unwrap();
         let keys = keys(&text);
-        assert_eq!(keys.len(), 3 + 12 + 1 + 2, "{keys:?}");
+        assert_eq!(keys.len(), 3 + 12 + 1 + 4, "{keys:?}");
         assert!(keys.contains("stomp.min_server_heartbeat_ms"), "{keys:?}");
         assert!(keys.contains("stomp.write_timeout_ms"), "{keys:?}");
         assert!(keys.contains("core.delivery_channel_capacity"), "{keys:?}");
+        assert!(keys.contains("core.topic_pending_limit"), "{keys:?}");
+        assert!(keys.contains("core.max_transaction_ops"), "{keys:?}");
     }
 
     #[test]

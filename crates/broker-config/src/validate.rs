@@ -26,6 +26,8 @@ const CONNECT_TIMEOUT_MS: RangeInclusive<u64> = 1..=HOUR_MS;
 const DEFAULT_PREFETCH: RangeInclusive<u64> = 1..=1_000_000;
 const WRITE_TIMEOUT_MS: RangeInclusive<u64> = 1..=HOUR_MS;
 const CHANNEL_CAPACITY: RangeInclusive<u64> = 1..=1_048_576;
+const TOPIC_PENDING_LIMIT: RangeInclusive<u64> = 1..=100_000_000;
+const MAX_TRANSACTION_OPS: RangeInclusive<u64> = 1..=10_000_000;
 
 impl BrokerConfig {
     /// Checks every field and returns the first violation, naming the field by its dotted
@@ -149,6 +151,16 @@ impl CoreSection {
             "core.delivery_channel_capacity",
             self.delivery_channel_capacity,
             CHANNEL_CAPACITY,
+        )?;
+        in_range(
+            "core.topic_pending_limit",
+            self.topic_pending_limit,
+            TOPIC_PENDING_LIMIT,
+        )?;
+        in_range(
+            "core.max_transaction_ops",
+            self.max_transaction_ops,
+            MAX_TRANSACTION_OPS,
         )
     }
 }
@@ -368,6 +380,26 @@ mod tests {
             rejected(|c| c.core.delivery_channel_capacity = 1_048_577),
             "`core.delivery_channel_capacity` must be in 1..=1048576; got 1048577"
         );
+        assert_eq!(
+            rejected(|c| c.core.topic_pending_limit = 0),
+            "`core.topic_pending_limit` must be in 1..=100000000; got 0"
+        );
+        assert_eq!(
+            rejected(|c| c.core.topic_pending_limit = 100_000_001),
+            "`core.topic_pending_limit` must be in 1..=100000000; got 100000001"
+        );
+        accepted(|c| c.core.topic_pending_limit = 1);
+        accepted(|c| c.core.topic_pending_limit = 100_000_000);
+        assert_eq!(
+            rejected(|c| c.core.max_transaction_ops = 0),
+            "`core.max_transaction_ops` must be in 1..=10000000; got 0"
+        );
+        assert_eq!(
+            rejected(|c| c.core.max_transaction_ops = 10_000_001),
+            "`core.max_transaction_ops` must be in 1..=10000000; got 10000001"
+        );
+        accepted(|c| c.core.max_transaction_ops = 1);
+        accepted(|c| c.core.max_transaction_ops = 10_000_000);
     }
 
     #[test]

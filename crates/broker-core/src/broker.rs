@@ -24,6 +24,9 @@ pub struct CoreConfig {
     /// Default bound on messages waiting for one slow topic subscriber; the oldest beyond it
     /// are discarded.
     pub topic_pending_limit: usize,
+    /// Most operations (SEND, ACK, NACK) one open transaction may stage; one more is refused
+    /// with [`CoreError::TransactionTooLarge`].
+    pub max_transaction_ops: usize,
 }
 
 impl Default for CoreConfig {
@@ -32,6 +35,7 @@ impl Default for CoreConfig {
             mailbox_capacity: 4096,
             delivery_channel_capacity: 4096,
             topic_pending_limit: 100_000,
+            max_transaction_ops: 100_000,
         }
     }
 }

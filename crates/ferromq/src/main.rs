@@ -106,7 +106,8 @@ async fn run(cfg: BrokerConfig) -> Result<()> {
         CoreConfig {
             mailbox_capacity: cfg.core.mailbox_capacity,
             delivery_channel_capacity: cfg.core.delivery_channel_capacity,
-            ..CoreConfig::default()
+            topic_pending_limit: cfg.core.topic_pending_limit,
+            max_transaction_ops: cfg.core.max_transaction_ops,
         },
         store,
     );
