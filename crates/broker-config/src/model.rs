@@ -27,8 +27,8 @@ pub struct NetworkConfig {
     /// IP address every listener binds to (`0.0.0.0` all IPv4, `::` all IPv6, `127.0.0.1`
     /// loopback only). Must be an IP literal, not a host name.
     pub bind: String,
-    /// Most client connections open at once, over all protocols; further connections wait
-    /// to be accepted. Range 1..=1000000.
+    /// Most client connections open at once, over all protocols; a connection beyond it gets
+    /// an ERROR frame (`Connection limit reached`) and is closed. Range 1..=1000000.
     pub max_connections: usize,
     /// On shutdown, how long open connections get to finish, in ms, before they are cut.
     /// Range 0..=3600000.
@@ -68,22 +68,22 @@ pub struct StompSection {
     /// A client whose heart-beats are this many intervals late is disconnected (ActiveMQ
     /// `transport.hbGracePeriodMultiplier`). Range 1.0..=100.0.
     pub hb_grace_multiplier: f64,
-    /// Heart-beat interval in ms the broker offers to send at: it never sends heart-beats
-    /// more often than this, whatever a client asks. 0 lets the client choose.
-    /// Range 0..=3600000.
-    pub server_heartbeat_ms: u32,
-    /// Lowest client heart-beat interval in ms the broker enforces: a client offering to
-    /// send more often is expected at this interval instead. 0 accepts the client's offer.
-    /// Range 0..=3600000.
+    /// Smallest interval in ms at which the broker sends heart-beats. Otherwise the broker
+    /// sends as often as the client asks (the second `heart-beat` number, `cy`), as ActiveMQ
+    /// does; a client asking for none gets none. 0 means no floor. Range 0..=3600000.
+    pub min_server_heartbeat_ms: u32,
+    /// Smallest client heart-beat interval in ms the broker asks for: a client offering to
+    /// send more often (the first `heart-beat` number, `cx`) is asked for this interval
+    /// instead. 0 means no floor. Range 0..=3600000.
     pub min_client_heartbeat_ms: u32,
     /// How long a new connection may take to send CONNECT/STOMP, in ms. Range 1..=3600000.
     pub connect_timeout_ms: u64,
     /// Prefetch for a SUBSCRIBE without `activemq.prefetchSize`: how many unacknowledged
     /// messages a consumer may hold (ActiveMQ: 1000). Range 1..=1000000.
     pub default_prefetch: u32,
-    /// Bytes waiting to be written to one connection past which it is closed as a slow
-    /// consumer. Range 1..=17179869184.
-    pub max_outbound_bytes: usize,
+    /// How long one write to a client may take, in ms: a client that does not take a write
+    /// within this time is dropped as a slow consumer. Range 1..=3600000.
+    pub write_timeout_ms: u64,
 }
 
 impl Default for StompSection {
@@ -97,11 +97,11 @@ impl Default for StompSection {
             max_header_line: 64 * KIB,
             max_body: 10 * MIB,
             hb_grace_multiplier: 1.5,
-            server_heartbeat_ms: 10_000,
+            min_server_heartbeat_ms: 1_000,
             min_client_heartbeat_ms: 1_000,
             connect_timeout_ms: 10_000,
             default_prefetch: 1000,
-            max_outbound_bytes: 8 * MIB,
+            write_timeout_ms: 30_000,
         }
     }
 }
@@ -123,7 +123,8 @@ impl Default for StorageConfig {
     }
 }
 
-/// `[core]`: bounded queues inside the broker core (architecture §2.8, §2.9).
+/// `[core]`: bounds inside the broker core: queues, slow topic subscribers and transactions
+/// (architecture §2.8, §2.9).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CoreSection {
@@ -133,6 +134,13 @@ pub struct CoreSection {
     /// Deliveries that may wait for each connection. Prefetch normally keeps deliveries below
     /// it; when it is full the destination retries shortly. Range 1..=1048576.
     pub delivery_channel_capacity: usize,
+    /// Messages kept waiting for one slow non-durable topic subscriber beyond its prefetch;
+    /// past it the oldest are discarded. A SUBSCRIBE's `activemq.maximumPendingMessageLimit`
+    /// greater than 0 overrides it. Range 1..=100000000.
+    pub topic_pending_limit: usize,
+    /// Most SEND/ACK/NACK operations one open transaction may stage; past it the operation
+    /// gets an ERROR. Range 1..=10000000.
+    pub max_transaction_ops: usize,
 }
 
 impl Default for CoreSection {
@@ -140,6 +148,8 @@ impl Default for CoreSection {
         Self {
             mailbox_capacity: 4096,
             delivery_channel_capacity: 4096,
+            topic_pending_limit: 100_000,
+            max_transaction_ops: 100_000,
         }
     }
 }
@@ -169,11 +179,11 @@ mod tests {
                 max_header_line: 65_536,
                 max_body: 10_485_760,
                 hb_grace_multiplier: 1.5,
-                server_heartbeat_ms: 10_000,
+                min_server_heartbeat_ms: 1_000,
                 min_client_heartbeat_ms: 1_000,
                 connect_timeout_ms: 10_000,
                 default_prefetch: 1000,
-                max_outbound_bytes: 8_388_608,
+                write_timeout_ms: 30_000,
             }
         );
         assert_eq!(c.storage.data_dir, "./data");
@@ -182,6 +192,8 @@ mod tests {
             CoreSection {
                 mailbox_capacity: 4096,
                 delivery_channel_capacity: 4096,
+                topic_pending_limit: 100_000,
+                max_transaction_ops: 100_000,
             }
         );
     }

@@ -99,11 +99,11 @@ mod tests {
             max_header_line = 8192
             max_body = 1_000_000
             hb_grace_multiplier = 2.5
-            server_heartbeat_ms = 5000
+            min_server_heartbeat_ms = 5000
             min_client_heartbeat_ms = 0
             connect_timeout_ms = 3000
             default_prefetch = 10
-            max_outbound_bytes = 1048576
+            write_timeout_ms = 2500
 
             [storage]
             data_dir = "/var/lib/ferromq"
@@ -111,6 +111,8 @@ mod tests {
             [core]
             mailbox_capacity = 16
             delivery_channel_capacity = 32
+            topic_pending_limit = 500
+            max_transaction_ops = 64
         "#;
         let expected = BrokerConfig {
             network: NetworkConfig {
@@ -126,11 +128,11 @@ mod tests {
                 max_header_line: 8192,
                 max_body: 1_000_000,
                 hb_grace_multiplier: 2.5,
-                server_heartbeat_ms: 5000,
+                min_server_heartbeat_ms: 5000,
                 min_client_heartbeat_ms: 0,
                 connect_timeout_ms: 3000,
                 default_prefetch: 10,
-                max_outbound_bytes: 1_048_576,
+                write_timeout_ms: 2500,
             },
             storage: StorageConfig {
                 data_dir: "/var/lib/ferromq".to_owned(),
@@ -138,6 +140,8 @@ mod tests {
             core: CoreSection {
                 mailbox_capacity: 16,
                 delivery_channel_capacity: 32,
+                topic_pending_limit: 500,
+                max_transaction_ops: 64,
             },
         };
         let parsed = BrokerConfig::from_toml_str(text).unwrap();
@@ -175,6 +179,15 @@ mod tests {
             msg.contains("line 2"),
             "message should locate the key: {msg}"
         );
+    }
+
+    #[test]
+    fn renamed_keys_are_rejected() {
+        // Renamed before any release; an old file must fail loudly, not lose the setting.
+        let msg = parse_err("[stomp]\nserver_heartbeat_ms = 5000\n");
+        assert!(msg.contains("unknown field `server_heartbeat_ms`"), "{msg}");
+        let msg = parse_err("[stomp]\nmax_outbound_bytes = 1024\n");
+        assert!(msg.contains("unknown field `max_outbound_bytes`"), "{msg}");
     }
 
     #[test]
@@ -222,6 +235,8 @@ mod tests {
             core: CoreSection {
                 mailbox_capacity: 1,
                 delivery_channel_capacity: 1_048_576,
+                topic_pending_limit: 100_000_000,
+                max_transaction_ops: 1,
             },
         };
         let text = custom.to_toml_string().unwrap();
@@ -236,9 +251,12 @@ mod tests {
     fn generated_toml_has_every_key_in_its_section() {
         let text = BrokerConfig::default().to_toml_string().unwrap();
         let keys = keys(&text);
-        assert_eq!(keys.len(), 3 + 12 + 1 + 2, "{keys:?}");
-        assert!(keys.contains("stomp.max_outbound_bytes"), "{keys:?}");
+        assert_eq!(keys.len(), 3 + 12 + 1 + 4, "{keys:?}");
+        assert!(keys.contains("stomp.min_server_heartbeat_ms"), "{keys:?}");
+        assert!(keys.contains("stomp.write_timeout_ms"), "{keys:?}");
         assert!(keys.contains("core.delivery_channel_capacity"), "{keys:?}");
+        assert!(keys.contains("core.topic_pending_limit"), "{keys:?}");
+        assert!(keys.contains("core.max_transaction_ops"), "{keys:?}");
     }
 
     #[test]

@@ -24,8 +24,10 @@ const HB_GRACE_MULTIPLIER: RangeInclusive<f64> = 1.0..=100.0;
 const HEARTBEAT_MS: RangeInclusive<u64> = 0..=HOUR_MS;
 const CONNECT_TIMEOUT_MS: RangeInclusive<u64> = 1..=HOUR_MS;
 const DEFAULT_PREFETCH: RangeInclusive<u64> = 1..=1_000_000;
-const MAX_OUTBOUND_BYTES: RangeInclusive<u64> = 1..=16 * GIB;
+const WRITE_TIMEOUT_MS: RangeInclusive<u64> = 1..=HOUR_MS;
 const CHANNEL_CAPACITY: RangeInclusive<u64> = 1..=1_048_576;
+const TOPIC_PENDING_LIMIT: RangeInclusive<u64> = 1..=100_000_000;
+const MAX_TRANSACTION_OPS: RangeInclusive<u64> = 1..=10_000_000;
 
 impl BrokerConfig {
     /// Checks every field and returns the first violation, naming the field by its dotted
@@ -99,8 +101,8 @@ impl StompSection {
             ));
         }
         in_range(
-            "stomp.server_heartbeat_ms",
-            self.server_heartbeat_ms,
+            "stomp.min_server_heartbeat_ms",
+            self.min_server_heartbeat_ms,
             HEARTBEAT_MS,
         )?;
         in_range(
@@ -119,9 +121,9 @@ impl StompSection {
             DEFAULT_PREFETCH,
         )?;
         in_range(
-            "stomp.max_outbound_bytes",
-            self.max_outbound_bytes,
-            MAX_OUTBOUND_BYTES,
+            "stomp.write_timeout_ms",
+            self.write_timeout_ms,
+            WRITE_TIMEOUT_MS,
         )
     }
 }
@@ -149,6 +151,16 @@ impl CoreSection {
             "core.delivery_channel_capacity",
             self.delivery_channel_capacity,
             CHANNEL_CAPACITY,
+        )?;
+        in_range(
+            "core.topic_pending_limit",
+            self.topic_pending_limit,
+            TOPIC_PENDING_LIMIT,
+        )?;
+        in_range(
+            "core.max_transaction_ops",
+            self.max_transaction_ops,
+            MAX_TRANSACTION_OPS,
         )
     }
 }
@@ -290,10 +302,6 @@ mod tests {
             "`stomp.max_header_line` must not exceed `stomp.max_frame_size` (1000); got 65536"
         );
         accepted(|c| c.stomp.max_body = c.stomp.max_frame_size);
-        assert_eq!(
-            rejected(|c| c.stomp.max_outbound_bytes = 0),
-            "`stomp.max_outbound_bytes` must be in 1..=17179869184; got 0"
-        );
     }
 
     #[test]
@@ -319,10 +327,11 @@ mod tests {
         accepted(|c| c.stomp.hb_grace_multiplier = 1.0);
         accepted(|c| c.stomp.hb_grace_multiplier = 100.0);
 
-        accepted(|c| c.stomp.server_heartbeat_ms = 0);
+        accepted(|c| c.stomp.min_server_heartbeat_ms = 0);
+        accepted(|c| c.stomp.min_server_heartbeat_ms = 3_600_000);
         assert_eq!(
-            rejected(|c| c.stomp.server_heartbeat_ms = 3_600_001),
-            "`stomp.server_heartbeat_ms` must be in 0..=3600000; got 3600001"
+            rejected(|c| c.stomp.min_server_heartbeat_ms = 3_600_001),
+            "`stomp.min_server_heartbeat_ms` must be in 0..=3600000; got 3600001"
         );
         accepted(|c| c.stomp.min_client_heartbeat_ms = 0);
         assert_eq!(
@@ -336,6 +345,16 @@ mod tests {
         assert_eq!(
             rejected(|c| c.stomp.default_prefetch = 0),
             "`stomp.default_prefetch` must be in 1..=1000000; got 0"
+        );
+        accepted(|c| c.stomp.write_timeout_ms = 1);
+        accepted(|c| c.stomp.write_timeout_ms = 3_600_000);
+        assert_eq!(
+            rejected(|c| c.stomp.write_timeout_ms = 0),
+            "`stomp.write_timeout_ms` must be in 1..=3600000; got 0"
+        );
+        assert_eq!(
+            rejected(|c| c.stomp.write_timeout_ms = 3_600_001),
+            "`stomp.write_timeout_ms` must be in 1..=3600000; got 3600001"
         );
     }
 
@@ -361,6 +380,26 @@ mod tests {
             rejected(|c| c.core.delivery_channel_capacity = 1_048_577),
             "`core.delivery_channel_capacity` must be in 1..=1048576; got 1048577"
         );
+        assert_eq!(
+            rejected(|c| c.core.topic_pending_limit = 0),
+            "`core.topic_pending_limit` must be in 1..=100000000; got 0"
+        );
+        assert_eq!(
+            rejected(|c| c.core.topic_pending_limit = 100_000_001),
+            "`core.topic_pending_limit` must be in 1..=100000000; got 100000001"
+        );
+        accepted(|c| c.core.topic_pending_limit = 1);
+        accepted(|c| c.core.topic_pending_limit = 100_000_000);
+        assert_eq!(
+            rejected(|c| c.core.max_transaction_ops = 0),
+            "`core.max_transaction_ops` must be in 1..=10000000; got 0"
+        );
+        assert_eq!(
+            rejected(|c| c.core.max_transaction_ops = 10_000_001),
+            "`core.max_transaction_ops` must be in 1..=10000000; got 10000001"
+        );
+        accepted(|c| c.core.max_transaction_ops = 1);
+        accepted(|c| c.core.max_transaction_ops = 10_000_000);
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub struct CoreConfig {
     /// With `Some`, a producer that waits this long for memory gets an error instead
     /// (ActiveMQ `sendFailIfNoSpaceAfterTimeout`; `Some(0)` = `sendFailIfNoSpace`).
     pub send_fail_after: Option<std::time::Duration>,
+    /// Most operations (SEND, ACK, NACK) one open transaction may stage; one more is refused
+    /// with [`CoreError::TransactionTooLarge`].
+    pub max_transaction_ops: usize,
 }
 
 impl Default for CoreConfig {
@@ -47,6 +50,7 @@ impl Default for CoreConfig {
             memory_limit: 512 * 1024 * 1024,
             page_size: 1000,
             send_fail_after: None,
+            max_transaction_ops: 100_000,
         }
     }
 }

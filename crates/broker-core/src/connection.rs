@@ -369,10 +369,24 @@ impl Connection {
         .await
     }
 
+    /// The staged operations of open transaction `tx`, with room for one more: a transaction
+    /// already holding `max_transaction_ops` operations is refused, so one client cannot grow
+    /// its transaction without bound.
     fn tx_ops(&mut self, tx: &str) -> Result<&mut Vec<TxOp>, CoreError> {
-        self.txs
+        let limit = self.broker.inner.cfg.max_transaction_ops;
+        let ops = self
+            .txs
             .get_mut(tx)
-            .ok_or_else(|| CoreError::UnknownTransaction(tx.to_owned()))
+            .ok_or_else(|| CoreError::UnknownTransaction(tx.to_owned()))?;
+        if ops.len() >= limit {
+            return Err(CoreError::TransactionTooLarge { limit });
+        }
+        Ok(ops)
+    }
+
+    /// True while transaction `tx` is open.
+    pub fn has_transaction(&self, tx: &str) -> bool {
+        self.txs.contains_key(tx)
     }
 
     /// Opens transaction `tx`.

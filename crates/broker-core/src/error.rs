@@ -12,6 +12,13 @@ pub enum CoreError {
     /// BEGIN for an id that is already active.
     #[error("transaction '{0}' is already active")]
     TransactionExists(String),
+    /// The transaction already stages [`crate::CoreConfig::max_transaction_ops`] operations;
+    /// the new one was not staged and the transaction is unchanged.
+    #[error("transaction exceeds {limit} staged operations")]
+    TransactionTooLarge {
+        /// The configured bound.
+        limit: usize,
+    },
     /// The consumer id is not (or no longer) subscribed on this connection.
     #[error("no such subscription")]
     UnknownConsumer,

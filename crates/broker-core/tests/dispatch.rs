@@ -612,3 +612,66 @@ async fn producers_of_memory_only_messages_wait_or_fail_when_memory_is_full() {
     }
     waiting.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn transaction_staging_is_bounded() {
+    let store = Arc::new(MemStore::new());
+    let b = Broker::new(
+        CoreConfig {
+            max_transaction_ops: 2,
+            ..CoreConfig::default()
+        },
+        store,
+    )
+    .unwrap();
+    let q = Destination::queue("bounded-tx");
+    let mut c = b.connect();
+    let id = c.subscribe(spec(&q, 2)).await.unwrap();
+    let mut p = b.connect();
+
+    // Sends: the third is refused and not staged; the transaction stays usable.
+    p.begin("t").unwrap();
+    for body in ["a", "b"] {
+        let m = msg(&mut p, &q, body, false);
+        p.send(m, Some("t"), true).await.unwrap();
+    }
+    let m = msg(&mut p, &q, "over", false);
+    let err = p.send(m, Some("t"), true).await.unwrap_err();
+    assert_eq!(err, CoreError::TransactionTooLarge { limit: 2 });
+    assert_eq!(err.to_string(), "transaction exceeds 2 staged operations");
+    nothing(&mut c).await;
+    p.commit("t").await.unwrap();
+    let da = recv(&mut c).await;
+    let db = recv(&mut c).await;
+    assert_eq!((body(&da), body(&db)), ("a", "b"));
+
+    // A committed transaction's count does not carry over to the next one.
+    p.begin("t").unwrap();
+    for body in ["c", "d"] {
+        let m = msg(&mut p, &q, body, false);
+        p.send(m, Some("t"), true).await.unwrap();
+    }
+    p.commit("t").await.unwrap();
+
+    // ACK and NACK count too. The ACK frees a's prefetch slot, so c arrives; d waits.
+    c.begin("ct").unwrap();
+    c.ack(id, da.tag, false, Some("ct"), false).await.unwrap();
+    let dc = recv(&mut c).await;
+    assert_eq!(body(&dc), "c");
+    c.nack(id, db.tag, Some("ct")).await.unwrap();
+    assert_eq!(
+        c.ack(id, dc.tag, false, Some("ct"), false).await,
+        Err(CoreError::TransactionTooLarge { limit: 2 })
+    );
+    assert_eq!(
+        c.nack(id, dc.tag, Some("ct")).await,
+        Err(CoreError::TransactionTooLarge { limit: 2 })
+    );
+    // The refused ACK did not free c's slot, so d still waits.
+    nothing(&mut c).await;
+    c.commit("ct").await.unwrap();
+    // a is consumed; b comes back ahead of d.
+    let d = recv(&mut c).await;
+    assert_eq!(body(&d), "b");
+    assert_eq!(d.redeliveries, 1);
+}

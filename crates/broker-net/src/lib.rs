@@ -11,9 +11,10 @@
 //! - No protocol logic here: the session decides, this crate moves bytes and time.
 //! - Every task is tracked; [`Server::shutdown`] stops accepting, lets each connection finish
 //!   the frame it is processing, tells the client, and waits (bounded by the grace period).
-//! - Writes are bounded in time: a client that stops reading is dropped after
-//!   [`WRITE_TIMEOUT`], and while a write is pending no more deliveries are taken, so the
-//!   core's prefetch accounting, not this task's memory, absorbs a slow consumer.
+//! - Writes are bounded in time: a client that does not take a write within
+//!   `stomp.write_timeout_ms` is dropped as a slow consumer, and while a write is pending no
+//!   more deliveries are taken, so the core's prefetch accounting, not this task's memory,
+//!   absorbs a slow consumer.
 
 mod stomp;
 
@@ -22,16 +23,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use broker_config::BrokerConfig;
-use broker_core::Broker;
+use broker_core::{Broker, CoreConfig};
 use broker_stomp::StompConfig;
 use stomp_codec::Limits;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-
-/// How long one socket write may take before the client is dropped as a slow consumer.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Errors starting or running the network edge.
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +89,7 @@ impl Server {
                     max_header_line: cfg.stomp.max_header_line,
                     max_body: cfg.stomp.max_body,
                 },
+                write_timeout: Duration::from_millis(cfg.stomp.write_timeout_ms),
                 token: token.clone(),
                 tracker: tracker.clone(),
             };
@@ -137,10 +136,22 @@ impl Server {
     }
 }
 
+/// The core's settings from the broker configuration (one mapping, shared by the binary and
+/// the in-process test broker).
+pub fn core_config(cfg: &BrokerConfig) -> CoreConfig {
+    CoreConfig {
+        mailbox_capacity: cfg.core.mailbox_capacity,
+        delivery_channel_capacity: cfg.core.delivery_channel_capacity,
+        topic_pending_limit: cfg.core.topic_pending_limit,
+        max_transaction_ops: cfg.core.max_transaction_ops,
+        ..CoreConfig::default()
+    }
+}
+
 fn stomp_config(cfg: &BrokerConfig) -> StompConfig {
     StompConfig {
         hb_grace_multiplier: cfg.stomp.hb_grace_multiplier,
-        min_server_heartbeat_ms: cfg.stomp.server_heartbeat_ms,
+        min_server_heartbeat_ms: cfg.stomp.min_server_heartbeat_ms,
         min_client_heartbeat_ms: cfg.stomp.min_client_heartbeat_ms,
         connect_timeout: Duration::from_millis(cfg.stomp.connect_timeout_ms),
         default_prefetch: cfg.stomp.default_prefetch,
@@ -167,7 +178,7 @@ async fn accept_loop(listener: TcpListener, permits: Arc<Semaphore>, ctx: stomp:
                     }
                     Err(_) => {
                         tracing::warn!(%peer, "connection limit reached; refusing connection");
-                        ctx.tracker.spawn(stomp::refuse(stream));
+                        ctx.tracker.spawn(stomp::refuse(stream, ctx.write_timeout));
                     }
                 }
             }

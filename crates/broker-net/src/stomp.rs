@@ -1,9 +1,8 @@
 //! The STOMP connection task.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use broker_core::Broker;
 use broker_stomp::{Outgoing, StompConfig, StompSession};
@@ -16,18 +15,16 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::WRITE_TIMEOUT;
-
 /// Deliveries turned into frames before one flush.
 const DELIVERY_BATCH: usize = 64;
-
-static CONNECTION_SEQ: AtomicU64 = AtomicU64::new(1);
 
 #[derive(Clone)]
 pub(crate) struct Context {
     pub(crate) broker: Broker,
     pub(crate) session: Arc<StompConfig>,
     pub(crate) limits: Limits,
+    /// How long one write may take before the client is dropped as a slow consumer.
+    pub(crate) write_timeout: Duration,
     pub(crate) token: CancellationToken,
     pub(crate) tracker: TaskTracker,
 }
@@ -37,21 +34,24 @@ fn now() -> Instant {
 }
 
 /// Tells a client over the connection limit why it is dropped.
-pub(crate) async fn refuse(mut stream: TcpStream) {
+pub(crate) async fn refuse(mut stream: TcpStream, write_timeout: Duration) {
     let mut frame = Frame::new(Command::Error)
         .header("message", "Connection limit reached")
         .with_body(&b"Connection limit reached"[..]);
     frame.set_content_length();
     let mut buf = BytesMut::new();
     StompCodec::new(Limits::default()).encode(&frame, &mut buf);
-    let _ = tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&buf)).await;
+    let _ = tokio::time::timeout(write_timeout, stream.write_all(&buf)).await;
     let _ = stream.shutdown().await;
 }
 
 pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Context) {
-    let conn_id = CONNECTION_SEQ.fetch_add(1, Ordering::Relaxed);
-    let span = tracing::info_span!("conn", conn_id, %peer, protocol = %"stomp", tls = false);
-    run(stream, ctx).instrument(span).await;
+    let conn = ctx.broker.connect();
+    // The span's conn_id is the core's connection id, which CONNECTED reports as `session`,
+    // so a client's session can be found in the logs.
+    let span =
+        tracing::info_span!("conn", conn_id = conn.id().0, %peer, protocol = %"stomp", tls = false);
+    run(stream, conn, ctx).instrument(span).await;
 }
 
 async fn flush(
@@ -59,6 +59,7 @@ async fn flush(
     codec: &StompCodec,
     wr: &mut OwnedWriteHalf,
     buf: &mut BytesMut,
+    write_timeout: Duration,
 ) -> std::io::Result<()> {
     while let Some(out) = session.poll_transmit() {
         match out {
@@ -69,7 +70,7 @@ async fn flush(
     if buf.is_empty() {
         return Ok(());
     }
-    match tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(buf)).await {
+    match tokio::time::timeout(write_timeout, wr.write_all(buf)).await {
         Ok(r) => r?,
         Err(_) => {
             return Err(std::io::Error::new(
@@ -83,16 +84,16 @@ async fn flush(
     Ok(())
 }
 
-async fn run(stream: TcpStream, ctx: Context) {
+async fn run(stream: TcpStream, conn: broker_core::Connection, ctx: Context) {
     tracing::debug!("accepted");
     let (mut rd, mut wr) = stream.into_split();
     let mut codec = StompCodec::new(ctx.limits);
-    let mut session = StompSession::new(ctx.broker.connect(), Arc::clone(&ctx.session), now());
+    let mut session = StompSession::new(conn, Arc::clone(&ctx.session), now());
     let mut rbuf = BytesMut::with_capacity(8 * 1024);
     let mut wbuf = BytesMut::with_capacity(8 * 1024);
     let mut versioned = false;
     loop {
-        if let Err(e) = flush(&mut session, &codec, &mut wr, &mut wbuf).await {
+        if let Err(e) = flush(&mut session, &codec, &mut wr, &mut wbuf, ctx.write_timeout).await {
             tracing::debug!(error = %e, "write failed");
             break;
         }
@@ -110,7 +111,7 @@ async fn run(stream: TcpStream, ctx: Context) {
                     .with_body(&b"Broker is shutting down"[..]);
                 frame.set_content_length();
                 codec.encode(&frame, &mut wbuf);
-                let _ = flush(&mut session, &codec, &mut wr, &mut wbuf).await;
+                let _ = flush(&mut session, &codec, &mut wr, &mut wbuf, ctx.write_timeout).await;
                 break;
             }
             r = rd.read_buf(&mut rbuf) => match r {

@@ -47,8 +47,8 @@ pub enum StompError {
     /// ACK/NACK for a message this connection does not hold unacknowledged.
     #[error("unexpected ACK/NACK for message '{0}': not delivered or already acknowledged")]
     UnknownMessage(String),
-    /// A feature that a later release implements.
-    #[error("{0} is not supported yet")]
+    /// A request ferromq does not serve (yet); the text says what.
+    #[error("{0}")]
     Unsupported(&'static str),
     /// The broker core refused the operation.
     #[error("{0}")]

@@ -92,6 +92,9 @@ pub struct StompSession {
     outbox: VecDeque<Outgoing>,
     subs: HashMap<String, Subscription>,
     by_consumer: HashMap<ConsumerId, String>,
+    /// ACK/NACKs staged per open transaction: the deliveries stay tracked (and can be
+    /// acknowledged again after an ABORT) until the COMMIT succeeds.
+    tx_acks: HashMap<String, Vec<(String, DeliveryTag, bool)>>,
     created: Instant,
     last_read: Instant,
     last_write: Instant,
@@ -112,6 +115,7 @@ impl StompSession {
             outbox: VecDeque::new(),
             subs: HashMap::new(),
             by_consumer: HashMap::new(),
+            tx_acks: HashMap::new(),
             created: now,
             last_read: now,
             last_write: now,
@@ -282,7 +286,12 @@ impl StompSession {
                 Some(Err(e)) => {
                     return Err(StompError::InvalidHeader {
                         header: "heart-beat",
-                        reason: e.to_string(),
+                        reason: match e {
+                            stomp_codec::CodecError::InvalidHeartBeat => {
+                                "expected two comma-separated numbers".to_owned()
+                            }
+                            e => e.to_string(),
+                        },
                     })
                 }
             };
@@ -338,7 +347,7 @@ impl StompSession {
             Command::Ack => self.on_ack(&frame, tx, true).await,
             // STOMP 1.0 has no NACK; ActiveMQ answers it with an ERROR too.
             Command::Nack if self.v() == Version::V1_0 => {
-                Err(StompError::Unsupported("NACK in STOMP 1.0"))
+                Err(StompError::Unsupported("NACK does not exist in STOMP 1.0"))
             }
             Command::Nack => self.on_ack(&frame, tx, false).await,
             Command::Begin => {
@@ -347,11 +356,16 @@ impl StompSession {
             }
             Command::Commit => {
                 let t = Self::require(&frame, "transaction")?.to_owned();
-                Ok(self.conn.commit(&t).await?)
+                self.conn.commit(&t).await?;
+                for (sub, tag, cumulative) in self.tx_acks.remove(&t).unwrap_or_default() {
+                    self.forget_deliveries(&sub, tag, cumulative);
+                }
+                Ok(())
             }
             Command::Abort => {
                 let t = Self::require(&frame, "transaction")?.to_owned();
                 self.conn.abort(&t).await?;
+                self.tx_acks.remove(&t);
                 Ok(())
             }
             Command::Disconnect => Ok(()),
@@ -395,12 +409,24 @@ impl StompSession {
             }
         };
         if frame.headers.contains("selector") {
-            return Err(StompError::Unsupported("The 'selector' header"));
+            return Err(StompError::Unsupported("Selectors are not supported yet"));
         }
         if frame.headers.contains("activemq.subscriptionName")
             || frame.headers.contains("durable-subscription-name")
         {
-            return Err(StompError::Unsupported("Durable subscriptions"));
+            return Err(StompError::Unsupported(
+                "Durable subscriptions are not supported yet",
+            ));
+        }
+        // A browser must not consume; until browsing exists, refuse rather than consume.
+        if frame
+            .headers
+            .get("browser")
+            .is_some_and(|v| v.eq_ignore_ascii_case(b"true"))
+        {
+            return Err(StompError::Unsupported(
+                "Queue browsers are not supported yet",
+            ));
         }
         let prefetch = match frame.headers.get_str("activemq.prefetchSize") {
             None => self.cfg.default_prefetch,
@@ -519,19 +545,23 @@ impl StompSession {
                 .find_map(|(k, s)| s.by_id.get(msg_id).map(|t| (k.clone(), *t)))
                 .ok_or_else(|| StompError::UnknownMessage(msg_id.to_owned()))?,
         };
-        let Some(sub) = self.subs.get_mut(&sub_key) else {
+        let Some(sub) = self.subs.get(&sub_key) else {
             return Err(StompError::UnknownSubscription(sub_key));
         };
         let consumer = sub.consumer;
         // A NACK affects only the named message, even in cumulative `client` mode.
         let cumulative = ack && sub.ack == AckMode::Client;
-        if cumulative {
-            let rest = sub.by_tag.split_off(&DeliveryTag(tag.0 + 1));
-            for id in std::mem::replace(&mut sub.by_tag, rest).into_values() {
-                sub.by_id.remove(&id);
+        match tx.as_deref() {
+            Some(t) => {
+                // Unknown transactions are the core's error to report (below).
+                if let Some(staged) = self.tx_acks.get_mut(t) {
+                    staged.push((sub_key.clone(), tag, cumulative));
+                } else if self.conn.has_transaction(t) {
+                    self.tx_acks
+                        .insert(t.to_owned(), vec![(sub_key.clone(), tag, cumulative)]);
+                }
             }
-        } else if let Some(id) = sub.by_tag.remove(&tag) {
-            sub.by_id.remove(&id);
+            None => self.forget_deliveries(&sub_key, tag, cumulative),
         }
         let result = if ack {
             self.conn
@@ -544,6 +574,21 @@ impl StompSession {
             CoreError::UnknownConsumer => StompError::UnknownSubscription(sub_key),
             e => StompError::Core(e),
         })
+    }
+
+    /// Stops tracking acknowledged (or NACKed) deliveries of subscription `sub`.
+    fn forget_deliveries(&mut self, sub: &str, tag: DeliveryTag, cumulative: bool) {
+        let Some(sub) = self.subs.get_mut(sub) else {
+            return;
+        };
+        if cumulative {
+            let rest = sub.by_tag.split_off(&DeliveryTag(tag.0 + 1));
+            for id in std::mem::replace(&mut sub.by_tag, rest).into_values() {
+                sub.by_id.remove(&id);
+            }
+        } else if let Some(id) = sub.by_tag.remove(&tag) {
+            sub.by_id.remove(&id);
+        }
     }
 
     /// The next delivery from the core. Cancel-safe; pends forever when not connected.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use broker_config::BrokerConfig;
-use broker_core::{Broker, CoreConfig};
+use broker_core::Broker;
 use broker_net::Server;
 use clap::{Parser, Subcommand};
 use store_rocksdb::{RocksOptions, RocksStore};
@@ -20,13 +20,13 @@ struct Cli {
     #[arg(long, value_name = "FILE", global = true)]
     config: Option<PathBuf>,
     /// Address to listen on (overrides `network.bind`).
-    #[arg(long, value_name = "IP")]
+    #[arg(long, value_name = "IP", global = true)]
     bind: Option<String>,
     /// STOMP port; 0 picks a free one (overrides `stomp.port`).
-    #[arg(long, value_name = "PORT")]
+    #[arg(long, value_name = "PORT", global = true)]
     stomp_port: Option<u16>,
     /// Directory for broker data (overrides `storage.data_dir`).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", global = true)]
     data_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Cmd>,
@@ -77,6 +77,9 @@ fn main() -> Result<()> {
             tracing_subscriber::fmt()
                 .with_writer(std::io::stderr)
                 .with_ansi(std::io::stderr().is_terminal())
+                // A closed stderr must not turn a log line into a panic (e.g. in the
+                // signal task, which would then never start the shutdown).
+                .log_internal_errors(false)
                 .with_env_filter(
                     tracing_subscriber::EnvFilter::try_from_default_env()
                         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
@@ -114,11 +117,7 @@ async fn run(cfg: BrokerConfig) -> Result<()> {
         env!("CARGO_PKG_VERSION")
     );
     let store = Arc::new(store);
-    let core_cfg = CoreConfig {
-        mailbox_capacity: cfg.core.mailbox_capacity,
-        delivery_channel_capacity: cfg.core.delivery_channel_capacity,
-        ..CoreConfig::default()
-    };
+    let core_cfg = broker_net::core_config(&cfg);
     // Startup reads the store (destinations, highest message number): keep it off the
     // async workers too.
     let broker = tokio::task::spawn_blocking(move || Broker::new(core_cfg, store))
@@ -131,8 +130,8 @@ async fn run(cfg: BrokerConfig) -> Result<()> {
     let token = server.shutdown_token();
     tokio::spawn(async move {
         wait_for_signal().await;
-        tracing::info!("shutdown requested");
         token.cancel();
+        tracing::info!("shutdown requested");
     });
     server.wait().await;
     broker.shutdown();

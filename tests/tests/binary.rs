@@ -1,0 +1,294 @@
+//! The real `ferromq` binary: start, serve STOMP, stop cleanly on SIGTERM/SIGINT.
+//!
+//! The binary is built with `cargo build -p ferromq` (a no-op when it is fresh) in the same
+//! profile as this test, and located from cargo's JSON output; `FERROMQ_BIN` overrides that.
+//! (The build compiles the tree as it is on disk: while someone edits `crates/`, a broken
+//! intermediate state fails these tests with the compiler's output.)
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use ferromq_tests::*;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command as Proc};
+
+fn build_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("FERROMQ_BIN") {
+        return PathBuf::from(p);
+    }
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let release = std::env::current_exe()
+        .ok()
+        .and_then(|p| {
+            p.parent()?
+                .parent()
+                .map(|d| d.file_name().is_some_and(|n| n == "release"))
+        })
+        .unwrap_or(false);
+    let mut cmd = std::process::Command::new(env!("CARGO"));
+    cmd.args([
+        "build",
+        "-p",
+        "ferromq",
+        "--bin",
+        "ferromq",
+        "--message-format=json-render-diagnostics",
+        "--locked",
+    ])
+    .arg("--manifest-path")
+    .arg(&manifest)
+    .stderr(Stdio::inherit());
+    if release {
+        cmd.arg("--release");
+    }
+    let out = cmd.output().expect("running cargo build -p ferromq");
+    assert!(out.status.success(), "cargo build -p ferromq failed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for line in stdout.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if v["reason"] == "compiler-artifact" && v["target"]["name"] == "ferromq" {
+            if let Some(exe) = v["executable"].as_str() {
+                return PathBuf::from(exe);
+            }
+        }
+    }
+    panic!("cargo build -p ferromq reported no `ferromq` executable");
+}
+
+fn binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(build_binary)
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ ... final byte in @..~
+            if chars.next() == Some('[') {
+                for c2 in chars.by_ref() {
+                    if ('@'..='~').contains(&c2) {
+                        break;
+                    }
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `addr=<ip>:<port>` from a `listening ... protocol=stomp` log line.
+fn parse_listening(line: &str) -> Option<SocketAddr> {
+    let line = strip_ansi(line);
+    if !line.contains("listening") || !line.contains("protocol=stomp") {
+        return None;
+    }
+    let rest = &line[line.find("addr=")? + "addr=".len()..];
+    let value: String = rest
+        .trim_start_matches('"')
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '"' && *c != ',')
+        .collect();
+    value.parse().ok()
+}
+
+struct Running {
+    child: Child,
+    addr: SocketAddr,
+    log: Arc<Mutex<Vec<String>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Running {
+    fn log(&self) -> String {
+        self.log.lock().map(|l| l.join("\n")).unwrap_or_default()
+    }
+}
+
+async fn start_binary(args: &[&str]) -> Running {
+    let bin = tokio::task::spawn_blocking(|| binary().to_path_buf())
+        .await
+        .expect("building the binary panicked");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let mut cmd = Proc::new(&bin);
+    cmd.args(args)
+        .arg("--data-dir")
+        .arg(&data)
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning {}: {e}", bin.display()));
+    let stderr = child.stderr.take().expect("piped stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let found = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let addr = parse_listening(&line);
+            log.lock().expect("log lock").push(line);
+            if addr.is_some() {
+                return addr;
+            }
+        }
+        None
+    })
+    .await;
+    let addr = match found {
+        Ok(Some(a)) => a,
+        Ok(None) => panic!(
+            "ferromq exited or closed stderr without a `listening protocol=stomp addr=..` line:\n{}",
+            log.lock().expect("log lock").join("\n")
+        ),
+        Err(_) => panic!(
+            "no `listening protocol=stomp addr=..` line within 30 s:\n{}",
+            log.lock().expect("log lock").join("\n")
+        ),
+    };
+    // Keep draining stderr so the child never blocks on a full pipe.
+    let sink = log.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Ok(mut l) = sink.lock() {
+                l.push(line);
+            }
+        }
+    });
+    Running {
+        child,
+        addr,
+        log,
+        _dir: dir,
+    }
+}
+
+async fn signal_and_wait(mut r: Running, signal: &str) {
+    let pid = r.child.id().expect("child pid");
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("running kill");
+    assert!(status.success(), "kill -{signal} {pid} failed");
+    let exit = tokio::time::timeout(Duration::from_secs(10), r.child.wait()).await;
+    match exit {
+        Ok(Ok(st)) => assert_eq!(
+            st.code(),
+            Some(0),
+            "ferromq did not exit 0 after SIG{signal} ({st}); log:\n{}",
+            r.log()
+        ),
+        Ok(Err(e)) => panic!("waiting for ferromq: {e}"),
+        Err(_) => panic!(
+            "ferromq did not exit within 10 s of SIG{signal}; log:\n{}",
+            r.log()
+        ),
+    }
+}
+
+async fn round_trip(addr: SocketAddr) {
+    let mut c = StompClient::open(addr, "1.2").await;
+    let dest = unique_queue("bin");
+    c.subscribe("s", &dest, "client-individual").await;
+    c.send_msg(&dest, "through the binary", &[("persistent", "true")])
+        .await;
+    let m = c.recv_message().await;
+    assert_eq!(m.body_str(), "through the binary");
+    assert_eq!(m.hdr("destination"), Some(dest.as_str()));
+    c.ack(&m).await;
+    c.disconnect().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_serves_stomp_and_exits_cleanly_on_sigterm() {
+    let r = start_binary(&["--bind", "127.0.0.1", "--stomp-port", "0"]).await;
+    assert!(r.addr.ip().is_loopback(), "listening on {}", r.addr);
+    assert_ne!(r.addr.port(), 0);
+    round_trip(r.addr).await;
+    // A connected client is closed by the shutdown.
+    let mut idle = StompClient::open(r.addr, "1.2").await;
+    let addr = r.addr;
+    signal_and_wait(r, "TERM").await;
+    idle.expect_closed().await;
+    assert!(
+        StompClient::try_connect(addr).await.is_err(),
+        "port still accepting after exit"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_exits_cleanly_on_sigint() {
+    let r = start_binary(&["--bind", "127.0.0.1", "--stomp-port", "0"]).await;
+    round_trip(r.addr).await;
+    signal_and_wait(r, "INT").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_reads_a_config_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("ferromq.toml");
+    std::fs::write(
+        &cfg,
+        "[network]\nbind = \"127.0.0.1\"\n\n[stomp]\nport = 0\n",
+    )
+    .expect("writing config");
+    let r = start_binary(&["--config", cfg.to_str().expect("utf-8 path")]).await;
+    assert!(r.addr.ip().is_loopback(), "config bind ignored: {}", r.addr);
+    round_trip(r.addr).await;
+    signal_and_wait(r, "TERM").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_without_config_uses_defaults() {
+    let defaults = BrokerConfig::default();
+    let default_addr = format!("{}:{}", defaults.network.bind, defaults.stomp.port);
+    // Skip (loudly) when something else holds the default port on this machine.
+    match std::net::TcpListener::bind(&default_addr) {
+        Ok(l) => drop(l),
+        Err(e) => {
+            eprintln!("SKIPPED: default address {default_addr} is busy ({e})");
+            return;
+        }
+    }
+    let r = start_binary(&[]).await;
+    assert_eq!(r.addr.port(), defaults.stomp.port, "default STOMP port");
+    assert_eq!(
+        r.addr.ip().to_string(),
+        defaults.network.bind,
+        "default bind address"
+    );
+    let local = SocketAddr::from(([127, 0, 0, 1], r.addr.port()));
+    round_trip(local).await;
+    signal_and_wait(r, "TERM").await;
+}
+
+#[test]
+fn listening_line_parser() {
+    let plain = "2025-01-01T00:00:00Z  INFO ferromq: listening protocol=stomp addr=127.0.0.1:41234";
+    assert_eq!(
+        parse_listening(plain),
+        Some("127.0.0.1:41234".parse().expect("addr"))
+    );
+    let colored = "\u{1b}[32m INFO\u{1b}[0m listening \u{1b}[3mprotocol\u{1b}[0m\u{1b}[2m=\u{1b}[0mstomp \u{1b}[3maddr\u{1b}[0m\u{1b}[2m=\u{1b}[0m0.0.0.0:61613";
+    assert_eq!(
+        parse_listening(colored),
+        Some("0.0.0.0:61613".parse().expect("addr"))
+    );
+    assert_eq!(
+        parse_listening("listening protocol=amqp addr=1.2.3.4:5"),
+        None
+    );
+}
