@@ -28,7 +28,8 @@ pub use mem::MemStore;
 pub struct MessageRecord {
     /// Name of the queue (or durable subscription) the message waits on.
     pub queue: String,
-    /// Arrival order within the queue, assigned by the broker, unique per queue.
+    /// Arrival order, assigned by the broker from one broker-wide counter: never reused,
+    /// even after a restart or a delete.
     pub seq: u64,
     /// JMS priority 0-9.
     pub priority: u8,
@@ -174,10 +175,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<MessageRecord>, StoreError>;
     /// Number of messages stored for `queue`.
     fn queue_len(&self, queue: &str) -> Result<u64, StoreError>;
-
-    /// The highest `seq` of any stored message, 0 when none. The broker numbers new messages
-    /// above it after a restart. The default pages through every queue; backends override it
-    /// with something cheaper.
+    /// The highest `seq` ever stored, 0 when none: a high-water mark that deletes never
+    /// lower, so the broker, which numbers new messages above it after a restart, never
+    /// hands a number out twice. Backends must keep it ([`testsuite`]'s
+    /// `max_seq_is_a_high_water_mark` checks). The default body pages through every queue
+    /// and sees only messages still stored, so every backend overrides it.
     fn max_seq(&self) -> Result<u64, StoreError> {
         let mut max = 0;
         for dest in self.destinations()? {

@@ -23,6 +23,8 @@ struct State {
     queues: HashMap<String, BTreeMap<Position, MessageRecord>>,
     /// Ordered by name, which is the order [`Store::destinations`] promises.
     destinations: BTreeMap<String, DestinationRecord>,
+    /// Highest seq ever put; deletes leave it alone, so [`Store::max_seq`] never goes back.
+    max_seq: u64,
 }
 
 impl State {
@@ -31,6 +33,7 @@ impl State {
     fn apply(&mut self, op: Op) {
         match op {
             Op::PutMessage(message) => {
+                self.max_seq = self.max_seq.max(message.seq);
                 self.queues
                     .entry(message.queue.clone())
                     .or_default()
@@ -146,6 +149,10 @@ impl Store for MemStore {
     fn queue_len(&self, queue: &str) -> Result<u64, StoreError> {
         let len = self.state().queues.get(queue).map_or(0, BTreeMap::len);
         Ok(len as u64)
+    }
+
+    fn max_seq(&self) -> Result<u64, StoreError> {
+        Ok(self.state().max_seq)
     }
 }
 

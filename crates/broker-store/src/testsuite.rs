@@ -48,6 +48,7 @@ pub const CHECKS: &[(&str, Check)] = &[
         delete_destination_drops_its_messages,
     ),
     ("queue_len", queue_len),
+    ("max_seq_is_a_high_water_mark", max_seq_is_a_high_water_mark),
     ("concurrent_batches", concurrent_batches),
     ("volume", volume),
 ];
@@ -1018,6 +1019,81 @@ pub fn queue_len(store: &dyn Store) {
     assert_eq!(len(store, "Q"), 0, "names are case-sensitive");
     apply(store, vec![delete_destination("q")], "delete destination q");
     assert_eq!(len(store, "q"), 0, "after deleting the destination");
+}
+
+fn max_seq(store: &dyn Store) -> u64 {
+    store
+        .max_seq()
+        .unwrap_or_else(|e| panic!("max_seq() failed: {e}"))
+}
+
+/// `max_seq` is 0 on an empty store, the highest seq stored (over every queue and priority)
+/// after puts, and never goes back: deleting messages, even the one with the highest seq or
+/// its whole destination, leaves it at least at the highest seq ever stored, so a broker that
+/// numbers above it never reuses a number.
+pub fn max_seq_is_a_high_water_mark(store: &dyn Store) {
+    assert_eq!(max_seq(store), 0, "empty store");
+    // Destinations first, as the broker records them.
+    apply(
+        store,
+        vec![put_destination("a"), put_destination("b")],
+        "two destinations",
+    );
+    assert_eq!(max_seq(store), 0, "destinations without messages");
+
+    put_all(
+        store,
+        &[message("a", 9, 3), message("a", 0, 40), message("a", 4, 7)],
+        "three messages in a",
+    );
+    assert_eq!(
+        max_seq(store),
+        40,
+        "after puts to a (the highest seq is last in dispatch order)"
+    );
+    // Seqs spanning byte boundaries and the high bit, on another queue, in one batch.
+    put_all(
+        store,
+        &[
+            message("b", 5, 0x01_00),
+            message("b", 5, 1 << 63),
+            message("b", 1, 255),
+        ],
+        "three messages in b",
+    );
+    assert_eq!(max_seq(store), 1 << 63, "after puts to b");
+    put_all(store, &[message("a", 2, 100)], "a lower seq");
+    assert_eq!(max_seq(store), 1 << 63, "a lower seq lowered it");
+
+    apply(
+        store,
+        vec![delete("b", 5, 1 << 63)],
+        "delete the highest seq",
+    );
+    assert!(
+        max_seq(store) >= 1 << 63,
+        "deleting the message with the highest seq lowered max_seq to {}",
+        max_seq(store)
+    );
+    let mark = max_seq(store);
+    apply(
+        store,
+        vec![delete_destination("b"), delete_destination("a")],
+        "delete every destination",
+    );
+    assert!(
+        len(store, "a") == 0 && len(store, "b") == 0,
+        "messages left"
+    );
+    assert!(
+        max_seq(store) >= mark,
+        "deleting destinations lowered max_seq from {mark} to {}",
+        max_seq(store)
+    );
+
+    apply(store, vec![put_destination("c")], "destination c");
+    put_all(store, &[message("c", 0, u64::MAX)], "seq u64::MAX");
+    assert_eq!(max_seq(store), u64::MAX, "after seq u64::MAX");
 }
 
 /// Batches applied from several threads at once all land, and a reader never sees part of a

@@ -9,6 +9,15 @@
 //! RocksDB's own batch semantics then match: entries get consecutive sequence numbers, so a
 //! range delete hides earlier puts of the same batch and not later ones.
 //!
+//! The common put is of a new message, and asking the database whether its key exists was
+//! about 30% of the write path. The seq high-water mark ([`crate::meta`]) answers that for
+//! free: every key in the database has a seq at or below the mark as of the batch's start, so
+//! a key the batch has not touched, with a seq above that mark, is not stored. The broker
+//! numbers messages upwards, so its puts (and the deletes and redelivery updates of messages
+//! put in the same batch) never read; a put at or below the mark still checks, so
+//! `PutMessage` keeps replacing an existing message. The batch raises the mark to the
+//! highest seq it puts, in the same `WriteBatch`.
+//!
 //! The reads and the final write must not interleave with another writer's, or two batches
 //! could both count the same new key; [`crate::RocksStore`] holds its writer lock around the
 //! whole of it.
@@ -18,7 +27,7 @@ use std::collections::{HashMap, HashSet};
 use broker_store::{DestinationRecord, MessageRecord, Op, StoreError};
 use rocksdb::{ColumnFamily, WriteBatch, DB};
 
-use crate::cf::{CF_DESTINATIONS, CF_MESSAGES, CF_QUEUE_LENS};
+use crate::cf::{CF_DESTINATIONS, CF_MESSAGES, CF_META, CF_QUEUE_LENS};
 use crate::{backend, cf_handle, keys, record};
 
 /// A queue length as the batch found it and as it leaves it.
@@ -33,7 +42,12 @@ pub(crate) struct RocksBatch<'a> {
     messages: &'a ColumnFamily,
     destinations: &'a ColumnFamily,
     lens_cf: &'a ColumnFamily,
+    meta: &'a ColumnFamily,
     batch: WriteBatch,
+    /// The seq high-water mark as the database holds it: no stored key has a higher seq.
+    stored_max_seq: u64,
+    /// The mark as this batch leaves it.
+    max_seq: u64,
     /// Message keys this batch has written: `Some(value)` after a put, `None` after a delete.
     written: HashMap<Vec<u8>, Option<Vec<u8>>>,
     /// Queues a `DeleteDestination` of this batch emptied: their keys not in `written` are
@@ -44,13 +58,17 @@ pub(crate) struct RocksBatch<'a> {
 }
 
 impl<'a> RocksBatch<'a> {
-    pub(crate) fn new(db: &'a DB) -> Result<Self, StoreError> {
+    /// A batch against `db`, whose seq high-water mark is `max_seq`.
+    pub(crate) fn new(db: &'a DB, max_seq: u64) -> Result<Self, StoreError> {
         Ok(Self {
             db,
             messages: cf_handle(db, CF_MESSAGES)?,
             destinations: cf_handle(db, CF_DESTINATIONS)?,
             lens_cf: cf_handle(db, CF_QUEUE_LENS)?,
+            meta: cf_handle(db, CF_META)?,
             batch: WriteBatch::default(),
+            stored_max_seq: max_seq,
+            max_seq,
             written: HashMap::new(),
             cleared: HashSet::new(),
             lens: HashMap::new(),
@@ -81,8 +99,9 @@ impl<'a> RocksBatch<'a> {
         }
     }
 
-    /// The `WriteBatch` holding every op plus the changed queue lengths.
-    pub(crate) fn finish(mut self) -> WriteBatch {
+    /// The `WriteBatch` holding every op plus the changed queue lengths and seq mark, and the
+    /// mark once it is written.
+    pub(crate) fn finish(mut self) -> (WriteBatch, u64) {
         for (queue, len) in &self.lens {
             if len.current == len.stored {
                 continue;
@@ -96,24 +115,34 @@ impl<'a> RocksBatch<'a> {
                     .put_cf(self.lens_cf, key, record::encode_queue_len(len.current));
             }
         }
-        self.batch
+        if self.max_seq > self.stored_max_seq {
+            self.batch.put_cf(
+                self.meta,
+                keys::META_MAX_SEQ,
+                record::encode_max_seq(self.max_seq),
+            );
+        }
+        (self.batch, self.max_seq)
     }
 
     fn put_message(&mut self, message: &MessageRecord) -> Result<(), StoreError> {
         let key = keys::message_key(&message.queue, message.priority, message.seq);
-        let existed = self.message_exists(&message.queue, &key)?;
+        let existed = self.message_exists(&message.queue, message.seq, &key)?;
         let value = record::encode_message(message);
         self.batch.put_cf(self.messages, &key, &value);
         if !existed {
             self.change_len(&message.queue, true)?;
         }
         self.written.insert(key, Some(value));
+        // Raised even if a later op of the batch deletes the message again: simpler, and a
+        // mark too high is harmless.
+        self.max_seq = self.max_seq.max(message.seq);
         Ok(())
     }
 
     fn delete_message(&mut self, queue: &str, priority: u8, seq: u64) -> Result<(), StoreError> {
         let key = keys::message_key(queue, priority, seq);
-        if self.message_exists(queue, &key)? {
+        if self.message_exists(queue, seq, &key)? {
             self.batch.delete_cf(self.messages, &key);
             self.change_len(queue, false)?;
             self.written.insert(key, None);
@@ -129,7 +158,7 @@ impl<'a> RocksBatch<'a> {
         redeliveries: u32,
     ) -> Result<(), StoreError> {
         let key = keys::message_key(queue, priority, seq);
-        let Some(value) = self.message_value(queue, &key)? else {
+        let Some(value) = self.message_value(queue, seq, &key)? else {
             return Ok(());
         };
         let value = record::set_redeliveries(&value, redeliveries)?;
@@ -167,11 +196,13 @@ impl<'a> RocksBatch<'a> {
         Ok(())
     }
 
-    fn message_exists(&self, queue: &str, key: &[u8]) -> Result<bool, StoreError> {
+    /// Whether the message key `key` (of `queue` and `seq`) holds a message at this point of
+    /// the batch.
+    fn message_exists(&self, queue: &str, seq: u64, key: &[u8]) -> Result<bool, StoreError> {
         if let Some(written) = self.written.get(key) {
             return Ok(written.is_some());
         }
-        if self.cleared.contains(queue) {
+        if self.cleared.contains(queue) || seq > self.stored_max_seq {
             return Ok(false);
         }
         let found = self
@@ -181,11 +212,17 @@ impl<'a> RocksBatch<'a> {
         Ok(found.is_some())
     }
 
-    fn message_value(&self, queue: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    /// The value the message key `key` (of `queue` and `seq`) holds at this point of the batch.
+    fn message_value(
+        &self,
+        queue: &str,
+        seq: u64,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         if let Some(written) = self.written.get(key) {
             return Ok(written.clone());
         }
-        if self.cleared.contains(queue) {
+        if self.cleared.contains(queue) || seq > self.stored_max_seq {
             return Ok(None);
         }
         self.db

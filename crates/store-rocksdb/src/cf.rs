@@ -5,7 +5,7 @@
 //! | [`CF_MESSAGES`] | queue prefix ‖ `255 - priority` ‖ seq (u64 BE) | encoded message record |
 //! | [`CF_DESTINATIONS`] | destination name (UTF-8 bytes) | encoded destination record |
 //! | [`CF_QUEUE_LENS`] | queue name (UTF-8 bytes) | message count, u64 BE; absent = 0 |
-//! | [`CF_META`] | a `META_*` key | store-wide metadata such as the format version |
+//! | [`CF_META`] | a `META_*` key | store-wide metadata: format version (u32 BE), seq mark (u64 BE) |
 
 /// Every stored message, in dispatch order within each queue.
 pub(crate) const CF_MESSAGES: &str = "messages";

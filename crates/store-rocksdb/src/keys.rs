@@ -40,6 +40,8 @@ pub(crate) const POSITION_LEN: usize = 1 + 8;
 
 /// Key of the store's on-disk format version in [`crate::cf::CF_META`].
 pub(crate) const META_FORMAT_VERSION: &[u8] = b"format_version";
+/// Key of the seq high-water mark in [`crate::cf::CF_META`]: the highest seq ever put.
+pub(crate) const META_MAX_SEQ: &[u8] = b"max_seq";
 
 /// The prefix every message key of `queue` starts with, and only those.
 pub(crate) fn queue_prefix(queue: &str) -> Vec<u8> {
@@ -80,6 +82,21 @@ pub(crate) fn queue_end(queue: &str) -> Vec<u8> {
 pub(crate) fn after_position(queue: &str, priority: u8, seq: u64) -> Vec<u8> {
     let mut out = message_key(queue, priority, seq);
     out.push(0);
+    out
+}
+
+/// The band of message key `key`: its queue prefix and priority byte, shared by the keys of
+/// every message of that queue and priority, which are in seq order. `key` must be one
+/// [`decode_message_key`] accepted.
+pub(crate) fn band(key: &[u8]) -> &[u8] {
+    &key[..key.len().saturating_sub(8)]
+}
+
+/// The greatest key a message in the band of message key `key` can have: `key` with its seq
+/// set to `u64::MAX`. `key` must be one [`decode_message_key`] accepted.
+pub(crate) fn band_last(key: &[u8]) -> Vec<u8> {
+    let mut out = band(key).to_vec();
+    out.extend_from_slice(&u64::MAX.to_be_bytes());
     out
 }
 
@@ -170,6 +187,18 @@ mod tests {
                     round_trip(queue, priority, seq);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn bands_and_their_greatest_keys() {
+        for (queue, priority, seq) in [("", 0, 0), ("ab", 9, 7), ("a\0", 10, u64::MAX)] {
+            let key = message_key(queue, priority, seq);
+            assert_eq!(band(&key), band(&message_key(queue, priority, 0)));
+            assert_ne!(band(&key), band(&message_key(queue, priority ^ 1, seq)));
+            let last = band_last(&key);
+            assert_eq!(last, message_key(queue, priority, u64::MAX));
+            assert!(last < message_key(queue, priority.wrapping_sub(1), 0) || priority == 0);
         }
     }
 

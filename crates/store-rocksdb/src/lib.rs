@@ -9,7 +9,8 @@
 //!   `wrappers = ["store-rocksdb"]`).
 //! - Column family names are spelled only in `cf.rs`; every key is built and decoded only in
 //!   `keys.rs`; every value only in `record.rs`, whose decoders return
-//!   [`StoreError::Corrupt`] for any malformed input and never panic.
+//!   [`StoreError::Corrupt`] for any malformed input and never panic. The format version and
+//!   the seq high-water mark are checked and upgraded at open in `meta.rs`.
 //! - Every [`Store::apply`] is validated in full first, then written as exactly one RocksDB
 //!   `WriteBatch`, so a batch is atomic on disk and to readers, also across a crash.
 //! - One writer at a time: `apply` reads (does this key hold a message? what is the queue's
@@ -17,6 +18,9 @@
 //!   write. Readers take no lock; each read is one RocksDB get or one iterator, which sees a
 //!   consistent snapshot. The architecture's dedicated storage thread group-commits many
 //!   callers' ops into one `apply`, so the lock costs nothing there.
+//! - The seq high-water mark (the highest seq ever put, see `meta.rs`) is written in the same
+//!   batch as the put that raises it, and cached under the writer lock: `max_seq` is a lock
+//!   and a copy, and a put above the mark skips the existence read (`batch.rs`).
 //! - `load_queue` is one bounded forward range scan: within a queue, key order is dispatch
 //!   order (priority 9..0, then seq).
 //! - A queue's message count lives in its own column family, written in the same batch as the
@@ -27,7 +31,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use broker_store::{Batch, DestinationRecord, MessageRecord, Op, Store, StoreError, MAX_PRIORITY};
@@ -40,15 +44,13 @@ use rocksdb::{
 mod batch;
 mod cf;
 mod keys;
+mod meta;
 mod record;
 mod sync;
 mod varint;
 
 use batch::RocksBatch;
 use sync::{SyncState, WalSyncer};
-
-/// Version of the on-disk layout this build reads and writes, kept in [`cf::CF_META`].
-const FORMAT_VERSION: u32 = 1;
 
 /// When a write reaches the disk: KahaDB's `journalDiskSyncStrategy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -86,8 +88,11 @@ pub struct RocksOptions {
 pub struct RocksStore {
     db: Arc<DB>,
     write_opts: WriteOptions,
-    /// Held from the first read of an `apply` to the end of its write; see the crate docs.
-    writer: Mutex<()>,
+    /// The writer lock, held from the first read of an `apply` to the end of its write (see
+    /// the crate docs). It guards the seq high-water mark as last written, or `None` after a
+    /// failed write, when the database may or may not hold that write: the next user reads the
+    /// mark back from the database.
+    writer: Mutex<Option<u64>>,
     sync_state: Arc<SyncState>,
     /// Stops and joins the syncer thread when dropped; the thread holds its own `Arc<DB>`, so
     /// the database closes only after it exits.
@@ -122,7 +127,7 @@ impl RocksStore {
             .map(|&name| ColumnFamilyDescriptor::new(name, cf_options(name)));
         let db = DB::open_cf_descriptors(&db_options(), path, descriptors)
             .map_err(backend("open database"))?;
-        check_format_version(&db)?;
+        let max_seq = meta::open(&db)?;
         let db = Arc::new(db);
 
         let mut write_opts = WriteOptions::default();
@@ -144,7 +149,7 @@ impl RocksStore {
         Ok(Self {
             db,
             write_opts,
-            writer: Mutex::new(()),
+            writer: Mutex::new(Some(max_seq)),
             sync_state,
             _syncer: syncer,
             path: path.to_owned(),
@@ -160,6 +165,19 @@ impl RocksStore {
     fn cf(&self, name: &str) -> Result<&ColumnFamily, StoreError> {
         cf_handle(&self.db, name)
     }
+
+    /// Takes the writer lock, and the seq high-water mark under it.
+    fn lock_writer(&self) -> Result<(MutexGuard<'_, Option<u64>>, u64), StoreError> {
+        // A panic while holding the lock cannot leave a wrong mark behind: the mark is set in
+        // one assignment after each write, and the database only ever sees whole batches.
+        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let max_seq = match *writer {
+            Some(max_seq) => max_seq,
+            None => meta::read_max_seq(&self.db)?,
+        };
+        *writer = Some(max_seq);
+        Ok((writer, max_seq))
+    }
 }
 
 impl Store for RocksStore {
@@ -171,16 +189,15 @@ impl Store for RocksStore {
         if batch.is_empty() {
             return Ok(());
         }
-        // The guarded data is `()`: a panic while holding the lock cannot leave anything
-        // half-done in memory, and the database only ever sees whole batches.
-        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut rocks_batch = RocksBatch::new(&self.db)?;
+        let (mut writer, max_seq) = self.lock_writer()?;
+        let mut rocks_batch = RocksBatch::new(&self.db, max_seq)?;
         for op in batch.ops {
             rocks_batch.push(op)?;
         }
-        self.db
-            .write_opt(rocks_batch.finish(), &self.write_opts)
-            .map_err(backend("write batch"))
+        let (write_batch, max_seq) = rocks_batch.finish();
+        let result = self.db.write_opt(write_batch, &self.write_opts);
+        *writer = result.is_ok().then_some(max_seq);
+        result.map_err(backend("write batch"))
     }
 
     fn destinations(&self) -> Result<Vec<DestinationRecord>, StoreError> {
@@ -253,6 +270,11 @@ impl Store for RocksStore {
             .map_err(backend("read queue length"))?;
         value.map_or(Ok(0), |v| record::decode_queue_len(&v))
     }
+
+    /// The highest seq ever put, cached: deleting messages does not lower it.
+    fn max_seq(&self) -> Result<u64, StoreError> {
+        self.lock_writer().map(|(_, max_seq)| max_seq)
+    }
 }
 
 /// Rejects a batch MemStore would reject, before anything is read or written.
@@ -295,41 +317,14 @@ fn cf_options(name: &str) -> Options {
     let mut opts = Options::default();
     opts.set_compression_type(DBCompressionType::Lz4);
     if name == cf::CF_MESSAGES || name == cf::CF_QUEUE_LENS {
-        // Every put and delete first asks whether its key exists, mostly for keys that do
-        // not (a new seq); a bloom filter answers that without reading data blocks.
+        // A put or delete at or below the seq mark asks whether its key exists, and each
+        // batch reads the lengths of its queues; a bloom filter answers for missing keys
+        // without reading data blocks.
         let mut table = BlockBasedOptions::default();
         table.set_bloom_filter(10.0, false);
         opts.set_block_based_table_factory(&table);
     }
     opts
-}
-
-/// Records [`FORMAT_VERSION`] in a new database, or checks the one an existing one holds.
-fn check_format_version(db: &DB) -> Result<(), StoreError> {
-    let meta = cf_handle(db, cf::CF_META)?;
-    let stored = db
-        .get_cf(meta, keys::META_FORMAT_VERSION)
-        .map_err(backend("read format version"))?;
-    match stored {
-        None => {
-            let mut opts = WriteOptions::default();
-            opts.set_sync(true);
-            db.put_cf_opt(
-                meta,
-                keys::META_FORMAT_VERSION,
-                FORMAT_VERSION.to_be_bytes(),
-                &opts,
-            )
-            .map_err(backend("write format version"))
-        }
-        Some(v) if v == FORMAT_VERSION.to_be_bytes() => Ok(()),
-        Some(v) => Err(StoreError::Corrupt {
-            what: "format version",
-            detail: format!(
-                "database has format version {v:02x?}; this build reads {FORMAT_VERSION}"
-            ),
-        }),
-    }
 }
 
 #[cfg(test)]
@@ -420,8 +415,12 @@ mod tests {
         {
             let db = DB::open_cf(&db_options(), dir.path(), cf::ALL_CFS).expect("raw open");
             let meta = cf_handle(&db, cf::CF_META).expect("meta");
-            db.put_cf(meta, keys::META_FORMAT_VERSION, 2u32.to_be_bytes())
-                .expect("put");
+            db.put_cf(
+                meta,
+                keys::META_FORMAT_VERSION,
+                (meta::FORMAT_VERSION + 1).to_be_bytes(),
+            )
+            .expect("put");
         }
         let result = RocksStore::open(dir.path(), RocksOptions::default());
         assert!(
@@ -434,6 +433,248 @@ mod tests {
             ),
             "{result:?}"
         );
+    }
+
+    fn put(queue: &str, priority: u8, seq: u64) -> Op {
+        Op::PutMessage(testsuite::message(queue, priority, seq))
+    }
+
+    fn delete(queue: &str, priority: u8, seq: u64) -> Op {
+        Op::DeleteMessage {
+            queue: queue.to_owned(),
+            priority,
+            seq,
+        }
+    }
+
+    /// Makes the closed store in `dir` look as a format version 1 build left it.
+    fn downgrade_to_version_1(dir: &Path) {
+        let db = DB::open_cf(&db_options(), dir, cf::ALL_CFS).expect("raw open");
+        let meta = cf_handle(&db, cf::CF_META).expect("meta");
+        db.put_cf(meta, keys::META_FORMAT_VERSION, 1u32.to_be_bytes())
+            .expect("put");
+        db.delete_cf(meta, keys::META_MAX_SEQ).expect("delete");
+    }
+
+    #[test]
+    fn a_version_1_store_is_upgraded_with_the_max_of_its_messages() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        {
+            let store = open(dir.path(), SyncPolicy::Always);
+            // Maxima in different bands: the highest seq sits neither first nor last in key
+            // order, and a queue emptied by DeleteDestination held a higher one.
+            let mut ops = Vec::new();
+            for seq in 0..50 {
+                ops.push(put("a", (seq % 10) as u8, seq));
+                ops.push(put("ab", 9, seq * 2));
+            }
+            ops.push(put("a", 5, 1000));
+            ops.push(put("gone", 0, 5000));
+            store.apply(Batch { ops }).expect("fill");
+            store
+                .apply(Batch {
+                    ops: vec![Op::DeleteDestination {
+                        name: "gone".to_owned(),
+                    }],
+                })
+                .expect("delete destination");
+        }
+        downgrade_to_version_1(dir.path());
+
+        let store = open(dir.path(), SyncPolicy::Always);
+        // Version 1 kept no mark, so the upgrade finds the highest seq still stored.
+        assert_eq!(store.max_seq().expect("max_seq"), 1000);
+        let meta_cf = store.cf(cf::CF_META).expect("meta");
+        assert_eq!(
+            store
+                .db
+                .get_cf(meta_cf, keys::META_FORMAT_VERSION)
+                .expect("get"),
+            Some(meta::FORMAT_VERSION.to_be_bytes().to_vec())
+        );
+        // The mark is right for the write path too: a replaced message is counted once.
+        store
+            .apply(Batch {
+                ops: vec![put("a", 5, 1000), put("a", 5, 1001)],
+            })
+            .expect("apply");
+        assert_eq!(store.queue_len("a").expect("len"), 52);
+        drop(store);
+        let store = open(dir.path(), SyncPolicy::Always);
+        assert_eq!(store.max_seq().expect("max_seq"), 1001);
+    }
+
+    /// How long the one-time upgrade of a version 1 store takes; run by hand:
+    /// `cargo test --release -p store-rocksdb --lib -- --ignored --nocapture upgrade_scan`.
+    #[test]
+    #[ignore = "benchmark; run by hand"]
+    fn upgrade_scan_of_1m_messages() {
+        for queues in [1, 10_000] {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let sync = SyncPolicy::Periodic {
+                interval: Duration::from_secs(1),
+            };
+            let store = open(dir.path(), sync);
+            let n: u64 = 1_000_000;
+            let names: Vec<String> = (0..queues).map(|q| format!("queue://q{q}")).collect();
+            for first in (0..n).step_by(10_000) {
+                let ops = (first..first + 10_000)
+                    .map(|seq| put(&names[(seq % queues) as usize], (seq % 7) as u8, seq))
+                    .collect();
+                store.apply(Batch { ops }).expect("fill");
+            }
+            drop(store);
+            downgrade_to_version_1(dir.path());
+            let started = Instant::now();
+            let store = open(dir.path(), SyncPolicy::Always);
+            let took = started.elapsed();
+            assert_eq!(store.max_seq().expect("max_seq"), n - 1);
+            println!("open + upgrade of {n} messages in {queues} queues: {took:.2?}");
+            drop(store);
+            let started = Instant::now();
+            let store = open(dir.path(), SyncPolicy::Always);
+            println!("open after the upgrade: {:.2?}", started.elapsed());
+            drop(store);
+        }
+    }
+
+    #[test]
+    fn the_upgrade_scan_finds_the_max_in_bands_short_and_long() {
+        for len in [1, 2, 15, 16, 17, 31, 32, 100] {
+            for max_in in ["a", "b", "c"] {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let store = open(dir.path(), SyncPolicy::Always);
+                // Three queues in key order, each with a band of `len` keys between two short
+                // ones; the highest seq ends the long band of `max_in`.
+                let mut ops = Vec::new();
+                for queue in ["a", "b", "c"] {
+                    let top = if queue == max_in { 10_000 } else { 5_000 };
+                    ops.push(put(queue, 9, 1));
+                    ops.extend((0..len).map(|i| put(queue, 5, top - len + 1 + i)));
+                    ops.push(put(queue, 0, 2));
+                }
+                store.apply(Batch { ops }).expect("fill");
+                assert_eq!(
+                    meta::scan_max_seq(&store.db).expect("scan"),
+                    10_000,
+                    "band of {len}, max in {max_in}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn upgrading_an_empty_version_1_store_finds_0() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        drop(open(dir.path(), SyncPolicy::Always));
+        downgrade_to_version_1(dir.path());
+        let store = open(dir.path(), SyncPolicy::Always);
+        assert_eq!(store.max_seq().expect("max_seq"), 0);
+    }
+
+    #[test]
+    fn a_missing_or_broken_mark_is_corrupt() {
+        for value in [None, Some(&b"short"[..])] {
+            let dir = tempfile::tempdir().expect("temp dir");
+            drop(open(dir.path(), SyncPolicy::Always));
+            {
+                let db = DB::open_cf(&db_options(), dir.path(), cf::ALL_CFS).expect("raw open");
+                let meta = cf_handle(&db, cf::CF_META).expect("meta");
+                match value {
+                    Some(v) => db.put_cf(meta, keys::META_MAX_SEQ, v),
+                    None => db.delete_cf(meta, keys::META_MAX_SEQ),
+                }
+                .expect("write");
+            }
+            let result = RocksStore::open(dir.path(), RocksOptions::default());
+            assert!(
+                matches!(
+                    result,
+                    Err(StoreError::Corrupt {
+                        what: "max seq",
+                        ..
+                    })
+                ),
+                "{value:?}: {result:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn puts_above_the_mark_skip_the_existence_read_and_still_count_right() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = open(dir.path(), SyncPolicy::Always);
+        store
+            .apply(Batch {
+                ops: vec![put("q", 1, 10)],
+            })
+            .expect("apply");
+        // A message stored behind the store's back above the mark shows that a put above the
+        // mark does not read its key (it is counted as new), while one at or below does.
+        let messages = store.cf(cf::CF_MESSAGES).expect("cf");
+        let value = record::encode_message(&testsuite::message("q", 1, 20));
+        for seq in [5, 20] {
+            store
+                .db
+                .put_cf(messages, keys::message_key("q", 1, seq), &value)
+                .expect("put");
+        }
+        store
+            .apply(Batch {
+                ops: vec![put("q", 1, 5), put("q", 1, 10), put("q", 1, 20)],
+            })
+            .expect("apply");
+        assert_eq!(
+            store.queue_len("q").expect("len"),
+            2,
+            "5 and 10 read as stored, 20 not"
+        );
+        assert_eq!(store.max_seq().expect("max_seq"), 20);
+        // Within one batch, a put above the mark is seen by the ops after it.
+        store
+            .apply(Batch {
+                ops: vec![
+                    put("q", 1, 30),
+                    put("q", 1, 30),
+                    Op::SetRedeliveries {
+                        queue: "q".to_owned(),
+                        priority: 1,
+                        seq: 30,
+                        redeliveries: 3,
+                    },
+                    put("q", 1, 31),
+                    delete("q", 1, 31),
+                    delete("q", 1, 32),
+                ],
+            })
+            .expect("apply");
+        assert_eq!(store.queue_len("q").expect("len"), 3);
+        assert_eq!(store.max_seq().expect("max_seq"), 31);
+        let loaded = store.load_queue("q", Some((1, 29)), 10).expect("load");
+        assert_eq!(loaded.len(), 1);
+        assert_eq!(loaded[0].redeliveries, 3);
+    }
+
+    #[test]
+    fn an_unknown_mark_is_read_back_from_the_database() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = open(dir.path(), SyncPolicy::Always);
+        store
+            .apply(Batch {
+                ops: vec![put("q", 1, 7)],
+            })
+            .expect("apply");
+        // What a failed write leaves.
+        *store.writer.lock().expect("lock") = None;
+        assert_eq!(store.max_seq().expect("max_seq"), 7);
+        *store.writer.lock().expect("lock") = None;
+        store
+            .apply(Batch {
+                ops: vec![put("q", 1, 7), put("q", 1, 8)],
+            })
+            .expect("apply");
+        assert_eq!(store.queue_len("q").expect("len"), 2);
+        assert_eq!(store.max_seq().expect("max_seq"), 8);
     }
 
     #[test]

@@ -148,8 +148,22 @@ pub(crate) fn encode_queue_len(len: u64) -> [u8; 8] {
 
 /// Decodes a queue's message count.
 pub(crate) fn decode_queue_len(value: &[u8]) -> Result<u64, StoreError> {
+    decode_u64(value, "queue length")
+}
+
+/// Encodes the seq high-water mark ([`crate::keys::META_MAX_SEQ`]): u64 BE.
+pub(crate) fn encode_max_seq(seq: u64) -> [u8; 8] {
+    seq.to_be_bytes()
+}
+
+/// Decodes the seq high-water mark.
+pub(crate) fn decode_max_seq(value: &[u8]) -> Result<u64, StoreError> {
+    decode_u64(value, "max seq")
+}
+
+fn decode_u64(value: &[u8], what: &'static str) -> Result<u64, StoreError> {
     let bytes: [u8; 8] = value.try_into().map_err(|_| StoreError::Corrupt {
-        what: "queue length",
+        what,
         detail: format!("expected 8 bytes, found {}", value.len()),
     })?;
     Ok(u64::from_be_bytes(bytes))

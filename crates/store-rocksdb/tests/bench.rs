@@ -149,7 +149,15 @@ fn page_through_1m() {
     }
     // Reopen, so the scan reads SST files rather than the memtable.
     drop(store);
+    let started = Instant::now();
     let store = RocksStore::open(dir.path(), RocksOptions::default()).expect("reopen");
+    let opened = started.elapsed();
+    let started = Instant::now();
+    assert_eq!(store.max_seq().expect("max_seq"), n - 1);
+    println!(
+        "reopen with {n} stored: open {opened:.2?}, then max_seq {:.2?}",
+        started.elapsed()
+    );
     let (took, total) = read_all(&store, 1000);
     assert_eq!(total as u64, n);
     println!(

@@ -34,6 +34,9 @@ impl Store for TempStore {
     fn queue_len(&self, queue: &str) -> Result<u64, broker_store::StoreError> {
         self.store.queue_len(queue)
     }
+    fn max_seq(&self) -> Result<u64, broker_store::StoreError> {
+        self.store.max_seq()
+    }
 }
 
 fn temp_store(opts: RocksOptions) -> TempStore {
@@ -73,12 +76,14 @@ fn suite_checks_pass_on_a_reopened_store() {
 /// Everything a store can be asked, for comparing a store before and after reopening.
 #[derive(Debug, PartialEq)]
 struct Snapshot {
+    max_seq: u64,
     destinations: Vec<DestinationRecord>,
     queues: Vec<(String, u64, Vec<MessageRecord>)>,
 }
 
 fn snapshot(store: &dyn Store, queues: &[&str]) -> Snapshot {
     Snapshot {
+        max_seq: store.max_seq().expect("max_seq"),
         destinations: store.destinations().expect("destinations"),
         queues: queues
             .iter()
@@ -164,6 +169,7 @@ fn reopen_round_trip(sync: SyncPolicy) {
     assert_eq!(before.queues[0].1, 299);
     assert_eq!(before.queues[3].1, 0, "deleted destination's messages");
     assert_eq!(before.queues[4].2[0].body.len(), 100_000);
+    assert_eq!(before.max_seq, u64::MAX);
 
     let store = RocksStore::open(dir.path(), RocksOptions::default()).expect("reopen");
     assert_eq!(
@@ -199,6 +205,78 @@ fn reopen_keeps_everything_with_periodic_sync() {
     reopen_round_trip(SyncPolicy::Periodic {
         interval: Duration::from_millis(50),
     });
+}
+
+#[test]
+fn max_seq_survives_reopen_and_deletes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let put = |queue: &str, priority, seq| Op::PutMessage(testsuite::message(queue, priority, seq));
+    let delete = |queue: &str, priority, seq| Op::DeleteMessage {
+        queue: queue.to_owned(),
+        priority,
+        seq,
+    };
+    let reopen = || RocksStore::open(dir.path(), RocksOptions::default()).expect("open");
+
+    let store = reopen();
+    assert_eq!(store.max_seq().expect("max_seq"), 0, "new store");
+    drop(store);
+    let store = reopen();
+    assert_eq!(store.max_seq().expect("max_seq"), 0, "reopened empty store");
+    store
+        .apply(Batch {
+            ops: vec![put("a", 0, 41), put("a", 9, 42), put("b", 4, 17)],
+        })
+        .expect("puts");
+    drop(store);
+
+    let store = reopen();
+    assert_eq!(store.max_seq().expect("max_seq"), 42, "after reopen");
+    store
+        .apply(Batch {
+            ops: vec![delete("a", 9, 42), delete("a", 0, 41)],
+        })
+        .expect("delete the two highest");
+    assert_eq!(store.max_seq().expect("max_seq"), 42, "after deletes");
+    drop(store);
+
+    let store = reopen();
+    assert_eq!(
+        store.max_seq().expect("max_seq"),
+        42,
+        "deletes lowered the mark across reopen"
+    );
+    assert_eq!(store.queue_len("a").expect("len"), 0);
+    // Numbering on above the mark after a restart counts every new message once.
+    store
+        .apply(Batch {
+            ops: vec![put("a", 0, 43), put("b", 4, 44)],
+        })
+        .expect("puts after restart");
+    assert_eq!(store.queue_len("a").expect("len"), 1);
+    assert_eq!(store.queue_len("b").expect("len"), 2);
+    assert_eq!(store.max_seq().expect("max_seq"), 44);
+    drop(store);
+    assert_eq!(reopen().max_seq().expect("max_seq"), 44, "final reopen");
+}
+
+#[test]
+fn max_seq_survives_reopen_with_periodic_sync() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let opts = RocksOptions {
+        sync: SyncPolicy::Periodic {
+            interval: Duration::from_secs(3600),
+        },
+    };
+    let store = RocksStore::open(dir.path(), opts.clone()).expect("open");
+    store
+        .apply(Batch {
+            ops: vec![Op::PutMessage(testsuite::message("q", 3, 99))],
+        })
+        .expect("put");
+    drop(store);
+    let store = RocksStore::open(dir.path(), opts).expect("reopen");
+    assert_eq!(store.max_seq().expect("max_seq"), 99);
 }
 
 #[test]
