@@ -78,6 +78,8 @@ pub(crate) struct Inner {
     /// Prefix of message ids and temporary destination names, unique per broker run.
     pub(crate) id_prefix: String,
     shutting_down: AtomicBool,
+    /// The storage thread, for [`Broker::take_storage_thread`].
+    storage_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 /// A running broker core. Cheap to clone; all clones share one broker.
@@ -104,7 +106,8 @@ impl Broker {
             .max_seq()
             .map_err(|e| CoreError::Store(e.to_string()))?;
         let (writer, thread) = StoreWriter::start(Arc::clone(&store), cfg.store_queue_capacity);
-        thread.map_err(|e| CoreError::Store(format!("cannot start the storage thread: {e}")))?;
+        let thread = thread
+            .map_err(|e| CoreError::Store(format!("cannot start the storage thread: {e}")))?;
         let id_prefix = format!("ferromq-{}-{boot}", std::process::id());
         let memory = Arc::new(MemoryUsage::new(cfg.memory_limit));
         let broker = Self {
@@ -119,6 +122,7 @@ impl Broker {
                 next_consumer: AtomicU64::new(1),
                 id_prefix,
                 shutting_down: AtomicBool::new(false),
+                storage_thread: Mutex::new(Some(thread)),
             }),
         };
         let list = broker
@@ -164,6 +168,17 @@ impl Broker {
     /// Bytes of messages held in memory by queues, and the limit.
     pub fn memory_usage(&self) -> (u64, u64) {
         (self.inner.memory.used(), self.inner.memory.limit())
+    }
+
+    /// The storage thread's handle (once). It finishes the writes queued to it and exits
+    /// when the last broker handle and destination are gone; an embedding program joins it
+    /// before exiting so the store is closed cleanly.
+    pub fn take_storage_thread(&self) -> Option<std::thread::JoinHandle<()>> {
+        self.inner
+            .storage_thread
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     /// True once [`Broker::shutdown`] ran.

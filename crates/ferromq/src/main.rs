@@ -91,12 +91,30 @@ fn main() -> Result<()> {
                 .thread_name("ferromq")
                 .build()
                 .context("starting the async runtime")?;
-            rt.block_on(run(cfg))
+            let storage = rt.block_on(run(cfg))?;
+            // Dropping the runtime drops every task, and with them the last handles to the
+            // storage thread, which then finishes its queued writes and closes the store.
+            // Exiting before that would tear RocksDB down under its own threads.
+            drop(rt);
+            if let Some(thread) = storage {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+                while !thread.is_finished() && std::time::Instant::now() < deadline {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                if thread.is_finished() {
+                    let _ = thread.join();
+                } else {
+                    anyhow::bail!("the storage thread did not finish within 30 s");
+                }
+            }
+            tracing::info!("stopped");
+            Ok(())
         }
     }
 }
 
-async fn run(cfg: BrokerConfig) -> Result<()> {
+/// Runs the broker until a signal stops it; returns the storage thread to join.
+async fn run(cfg: BrokerConfig) -> Result<Option<std::thread::JoinHandle<()>>> {
     std::fs::create_dir_all(&cfg.storage.data_dir)
         .with_context(|| format!("creating data directory {}", cfg.storage.data_dir))?;
     let store_dir = std::path::Path::new(&cfg.storage.data_dir).join("store");
@@ -135,8 +153,7 @@ async fn run(cfg: BrokerConfig) -> Result<()> {
     });
     server.wait().await;
     broker.shutdown();
-    tracing::info!("stopped");
-    Ok(())
+    Ok(broker.take_storage_thread())
 }
 
 async fn wait_for_signal() {
