@@ -390,12 +390,7 @@ impl DestinationActor {
                 cumulative,
                 reply,
             } => {
-                let consumed = match self.lane_of(id) {
-                    Some(lane) => lane.ack(id, tag, cumulative),
-                    None => Vec::new(),
-                };
-                self.release(&consumed);
-                let batch = self.removals(&consumed);
+                let batch = self.consume(id, tag, cumulative);
                 self.writer.write(batch, reply.into_iter().collect()).await;
             }
             Command::Consume {
@@ -404,12 +399,7 @@ impl DestinationActor {
                 cumulative,
                 reply,
             } => {
-                let consumed = match self.lane_of(id) {
-                    Some(lane) => lane.ack(id, tag, cumulative),
-                    None => Vec::new(),
-                };
-                self.release(&consumed);
-                let _ = reply.send(self.removals(&consumed).ops);
+                let _ = reply.send(self.consume(id, tag, cumulative).ops);
             }
             Command::Nack { id, tag, reply } => {
                 if let Some(lane) = self.lane_of(id) {
@@ -436,6 +426,16 @@ impl DestinationActor {
             Command::Delete => return false,
         }
         true
+    }
+
+    /// Takes acknowledged deliveries out of memory; returns their store removals.
+    fn consume(&mut self, id: ConsumerId, tag: DeliveryTag, cumulative: bool) -> Batch {
+        let consumed = match self.lane_of(id) {
+            Some(lane) => lane.ack(id, tag, cumulative),
+            None => Vec::new(),
+        };
+        self.release(&consumed);
+        self.removals(&consumed)
     }
 
     fn lane_of(&mut self, id: ConsumerId) -> Option<&mut Lane> {

@@ -398,13 +398,16 @@ impl Connection {
         Ok(())
     }
 
+    fn end_transaction(&mut self, tx: &str) -> Result<Vec<TxOp>, CoreError> {
+        self.txs
+            .remove(tx)
+            .ok_or_else(|| CoreError::UnknownTransaction(tx.to_owned()))
+    }
+
     /// Commits `tx`: its stored sends and acknowledgements become durable in one atomic
     /// write; only then do its messages reach their destinations and its NACKs apply.
     pub async fn commit(&mut self, tx: &str) -> Result<(), CoreError> {
-        let ops = self
-            .txs
-            .remove(tx)
-            .ok_or_else(|| CoreError::UnknownTransaction(tx.to_owned()))?;
+        let ops = self.end_transaction(tx)?;
         let mut batch = Batch::new();
         let mut sends = Vec::new();
         let mut nacks = Vec::new();
@@ -481,10 +484,7 @@ impl Connection {
     /// Discards every operation staged in `tx`; deliveries it acknowledged are unacknowledged
     /// again (still held by their consumer).
     pub async fn abort(&mut self, tx: &str) -> Result<(), CoreError> {
-        let ops = self
-            .txs
-            .remove(tx)
-            .ok_or_else(|| CoreError::UnknownTransaction(tx.to_owned()))?;
+        let ops = self.end_transaction(tx)?;
         self.release_tx_acks(ops).await;
         Ok(())
     }
