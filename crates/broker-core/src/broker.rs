@@ -32,6 +32,9 @@ pub struct CoreConfig {
     pub memory_limit: u64,
     /// Messages read from the store per page.
     pub page_size: usize,
+    /// Bytes the store may occupy (ActiveMQ `storeUsage`); 0 = no limit. Past it, producers
+    /// of persistent messages wait for consumers to free space, or fail (`send_fail_after`).
+    pub store_limit: u64,
     /// With `Some`, a producer that waits this long for memory gets an error instead
     /// (ActiveMQ `sendFailIfNoSpaceAfterTimeout`; `Some(0)` = `sendFailIfNoSpace`).
     pub send_fail_after: Option<std::time::Duration>,
@@ -49,6 +52,8 @@ impl Default for CoreConfig {
             store_queue_capacity: 8192,
             memory_limit: 512 * 1024 * 1024,
             page_size: 1000,
+            // ActiveMQ's default storeUsage.
+            store_limit: 100 * 1024 * 1024 * 1024,
             send_fail_after: None,
             max_transaction_ops: 100_000,
         }

@@ -184,6 +184,9 @@ impl Connection {
                 limit: memory.limit(),
             });
         }
+        if stored {
+            self.wait_for_store_room().await?;
+        }
         let seq = self.broker.next_seq();
         let mut durable = None;
         // The store write is queued before the message reaches its destination, so the
@@ -233,6 +236,37 @@ impl Connection {
             }
         }
         Err(self.gone(&dest))
+    }
+
+    /// Store flow control: while the store is over its limit, wait for consumers to free
+    /// space (the storage thread re-measures after every write), or fail per
+    /// `send_fail_after`.
+    async fn wait_for_store_room(&self) -> Result<(), CoreError> {
+        let cfg = &self.broker.inner.cfg;
+        let writer = &self.broker.inner.writer;
+        let full = || cfg.store_limit > 0 && writer.store_size() >= cfg.store_limit;
+        if !full() {
+            return Ok(());
+        }
+        let wait = async {
+            while full() {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        };
+        let ok = match cfg.send_fail_after {
+            Some(t) => tokio::time::timeout(t, wait).await.is_ok(),
+            None => {
+                wait.await;
+                true
+            }
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(CoreError::StoreFull {
+                limit: cfg.store_limit,
+            })
+        }
     }
 
     fn gone(&self, dest: &Destination) -> CoreError {
@@ -418,6 +452,7 @@ impl Connection {
                     self.mailbox(&msg.destination).await?;
                     let seq = self.broker.next_seq();
                     if let Some(op) = Self::put_record(&msg, seq) {
+                        self.wait_for_store_room().await?;
                         batch.push(op);
                     }
                     sends.push((msg, seq));

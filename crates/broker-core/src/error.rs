@@ -37,6 +37,14 @@ pub enum CoreError {
         /// The configured limit.
         limit: u64,
     },
+    /// The store limit is reached and the producer may not wait (longer).
+    #[error(
+        "store limit of {limit} bytes reached: persistent message refused (sendFailIfNoSpace)"
+    )]
+    StoreFull {
+        /// The configured limit.
+        limit: u64,
+    },
     /// The storage backend failed; the operation did not take effect.
     #[error("storage failure: {0}")]
     Store(String),

@@ -6,6 +6,7 @@
 //! fires once the group holding that batch is durable. This is what lets a persistent SEND's
 //! RECEIPT wait for the disk without a tokio worker ever waiting on it.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -32,6 +33,8 @@ pub(crate) struct WriteRequest {
 #[derive(Debug, Clone)]
 pub(crate) struct StoreWriter {
     tx: mpsc::Sender<WriteRequest>,
+    /// The store's size as last measured by the storage thread (after each group write).
+    size: Arc<AtomicU64>,
 }
 
 impl StoreWriter {
@@ -41,10 +44,17 @@ impl StoreWriter {
         capacity: usize,
     ) -> (Self, std::io::Result<JoinHandle<()>>) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
+        let size = Arc::new(AtomicU64::new(store.approximate_size().unwrap_or(0)));
+        let measured = Arc::clone(&size);
         let handle = std::thread::Builder::new()
             .name("ferromq-store".into())
-            .spawn(move || run(store, rx));
-        (Self { tx }, handle)
+            .spawn(move || run(store, rx, &measured));
+        (Self { tx, size }, handle)
+    }
+
+    /// The store's approximate size in bytes, as of the last group write.
+    pub(crate) fn store_size(&self) -> u64 {
+        self.size.load(Ordering::Relaxed)
     }
 
     /// Queues `batch`; each reply fires once it is durable (or failed). Waits only for room
@@ -91,67 +101,88 @@ fn body_bytes(batch: &Batch) -> usize {
         .sum()
 }
 
-fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<WriteRequest>) {
+fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<WriteRequest>, size: &AtomicU64) {
     while let Some(first) = rx.blocking_recv() {
-        let mut ops = first.batch.ops.len();
-        let mut bytes = body_bytes(&first.batch);
-        let mut group = vec![first];
-        while ops < GROUP_MAX_OPS && bytes < GROUP_MAX_BYTES {
-            match rx.try_recv() {
-                Ok(req) => {
-                    ops += req.batch.ops.len();
-                    bytes += body_bytes(&req.batch);
-                    group.push(req);
-                }
-                Err(_) => break,
-            }
+        let done = write_group(&*store, &mut rx, first);
+        // Measure before answering, so a producer woken by a reply sees the new size.
+        if let Ok(n) = store.approximate_size() {
+            size.store(n, Ordering::Relaxed);
         }
-        if group.len() == 1 {
-            for req in group {
-                let result = if req.batch.is_empty() {
-                    Ok(())
-                } else {
-                    store.apply(req.batch)
-                };
-                finish(req.replies, result);
-            }
-            continue;
+        for (replies, result) in done {
+            finish(replies, result);
         }
-        // Move (not copy) every batch's ops into one, remembering where each began so a
-        // failed group can be split up again.
-        let mut merged = Batch {
-            ops: Vec::with_capacity(ops),
-        };
-        let mut parts = Vec::with_capacity(group.len());
+    }
+}
+
+/// Who waits for a write, and how it went.
+type Outcome = (Vec<Durable>, Result<(), broker_store::StoreError>);
+
+/// Applies `first` and whatever else is queued (up to the group bounds) as one write.
+fn write_group(
+    store: &dyn Store,
+    rx: &mut mpsc::Receiver<WriteRequest>,
+    first: WriteRequest,
+) -> Vec<Outcome> {
+    let mut done = Vec::new();
+    let mut ops = first.batch.ops.len();
+    let mut bytes = body_bytes(&first.batch);
+    let mut group = vec![first];
+    while ops < GROUP_MAX_OPS && bytes < GROUP_MAX_BYTES {
+        match rx.try_recv() {
+            Ok(req) => {
+                ops += req.batch.ops.len();
+                bytes += body_bytes(&req.batch);
+                group.push(req);
+            }
+            Err(_) => break,
+        }
+    }
+    if group.len() == 1 {
         for req in group {
-            parts.push((merged.ops.len(), req.replies));
-            merged.ops.extend(req.batch.ops);
+            let result = if req.batch.is_empty() {
+                Ok(())
+            } else {
+                store.apply(req.batch)
+            };
+            done.push((req.replies, result));
         }
-        let result = if merged.is_empty() {
-            Ok(())
-        } else {
-            store.apply(merged.clone())
-        };
-        match result {
-            Ok(()) => {
-                for (_, replies) in parts {
-                    finish(replies, Ok(()));
-                }
+        return done;
+    }
+    // Move (not copy) every batch's ops into one, remembering where each began so a
+    // failed group can be split up again.
+    let mut merged = Batch {
+        ops: Vec::with_capacity(ops),
+    };
+    let mut parts = Vec::with_capacity(group.len());
+    for req in group {
+        parts.push((merged.ops.len(), req.replies));
+        merged.ops.extend(req.batch.ops);
+    }
+    let result = if merged.is_empty() {
+        Ok(())
+    } else {
+        store.apply(merged.clone())
+    };
+    match result {
+        Ok(()) => {
+            for (_, replies) in parts {
+                done.push((replies, Ok(())));
             }
-            // One bad batch must not fail its neighbours: retry each on its own.
-            Err(_) => {
-                let mut split = Vec::with_capacity(parts.len());
-                for (start, replies) in parts.into_iter().rev() {
-                    split.push((merged.ops.split_off(start), replies));
-                }
-                // Re-apply in the original order: a later batch may delete what an earlier
-                // one put.
-                for (ops, replies) in split.into_iter().rev() {
-                    finish(replies, store.apply(Batch { ops }));
-                }
+        }
+        // One bad batch must not fail its neighbours: retry each on its own.
+        Err(_) => {
+            let mut split = Vec::with_capacity(parts.len());
+            for (start, replies) in parts.into_iter().rev() {
+                split.push((merged.ops.split_off(start), replies));
+            }
+            // Re-apply in the original order: a later batch may delete what an earlier
+            // one put.
+            for (ops, replies) in split.into_iter().rev() {
+                done.push((replies, store.apply(Batch { ops })));
             }
         }
     }
+    done
 }
 
 fn finish(replies: Vec<Durable>, result: Result<(), broker_store::StoreError>) {

@@ -675,3 +675,41 @@ async fn transaction_staging_is_bounded() {
     assert_eq!(body(&d), "b");
     assert_eq!(d.redeliveries, 1);
 }
+
+#[tokio::test]
+async fn producers_of_persistent_messages_fail_or_wait_when_the_store_is_full() {
+    let cfg = CoreConfig {
+        store_limit: 8 * 1024,
+        send_fail_after: Some(Duration::from_millis(0)),
+        ..CoreConfig::default()
+    };
+    let b = Broker::new(cfg, Arc::new(MemStore::new())).unwrap();
+    let q = Destination::queue("store-full");
+    let mut p = b.connect();
+    let mut refused = None;
+    for i in 0..200 {
+        let m = msg(&mut p, &q, &"z".repeat(500), true);
+        if let Err(e) = p.send(m, None, true).await {
+            refused = Some((i, e));
+            break;
+        }
+    }
+    let (i, e) = refused.expect("the store limit refuses a producer");
+    assert!(i >= 10 && i < 40, "refused after {i} messages");
+    assert!(matches!(e, CoreError::StoreFull { .. }), "{e:?}");
+    // Non-persistent messages are not held back by the store limit.
+    let m = msg(&mut p, &q, "light", false);
+    p.send(m, None, true).await.unwrap();
+    // Consuming frees the store; the producer may send again.
+    let mut c = b.connect();
+    let id = c.subscribe(spec(&q, 1000)).await.unwrap();
+    let mut last = None;
+    for _ in 0..=i {
+        last = Some(recv(&mut c).await);
+    }
+    c.ack(id, last.unwrap().tag, true, None, true)
+        .await
+        .unwrap();
+    let m = msg(&mut p, &q, "after", true);
+    p.send(m, None, true).await.unwrap();
+}

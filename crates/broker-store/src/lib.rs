@@ -193,4 +193,11 @@ pub trait Store: Send + Sync + 'static {
         }
         Ok(max)
     }
+
+    /// Roughly how many bytes the store occupies (on disk, or in memory for [`MemStore`]),
+    /// for the store limit (ActiveMQ `storeUsage`). Cheap enough to call after every group
+    /// write; backends that cannot tell return 0.
+    fn approximate_size(&self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
 }

@@ -25,6 +25,14 @@ struct State {
     destinations: BTreeMap<String, DestinationRecord>,
     /// Highest seq ever put; deletes leave it alone, so [`Store::max_seq`] never goes back.
     max_seq: u64,
+    /// Bytes of the stored messages, for [`Store::approximate_size`].
+    bytes: u64,
+}
+
+/// What a stored message counts for in [`Store::approximate_size`].
+fn footprint(m: &MessageRecord) -> u64 {
+    let headers: usize = m.headers.iter().map(|(k, v)| k.len() + v.len()).sum();
+    (m.body.len() + headers + m.message_id.len() + m.queue.len() + 32) as u64
 }
 
 impl State {
@@ -34,10 +42,15 @@ impl State {
         match op {
             Op::PutMessage(message) => {
                 self.max_seq = self.max_seq.max(message.seq);
-                self.queues
+                self.bytes += footprint(&message);
+                if let Some(old) = self
+                    .queues
                     .entry(message.queue.clone())
                     .or_default()
-                    .insert(position(message.priority, message.seq), message);
+                    .insert(position(message.priority, message.seq), message)
+                {
+                    self.bytes -= footprint(&old);
+                }
             }
             Op::DeleteMessage {
                 queue,
@@ -45,7 +58,9 @@ impl State {
                 seq,
             } => {
                 if let Some(messages) = self.queues.get_mut(&queue) {
-                    messages.remove(&position(priority, seq));
+                    if let Some(old) = messages.remove(&position(priority, seq)) {
+                        self.bytes -= footprint(&old);
+                    }
                     if messages.is_empty() {
                         self.queues.remove(&queue);
                     }
@@ -71,7 +86,9 @@ impl State {
             }
             Op::DeleteDestination { name } => {
                 self.destinations.remove(&name);
-                self.queues.remove(&name);
+                if let Some(messages) = self.queues.remove(&name) {
+                    self.bytes -= messages.values().map(footprint).sum::<u64>();
+                }
             }
         }
     }
@@ -149,6 +166,10 @@ impl Store for MemStore {
     fn queue_len(&self, queue: &str) -> Result<u64, StoreError> {
         let len = self.state().queues.get(queue).map_or(0, BTreeMap::len);
         Ok(len as u64)
+    }
+
+    fn approximate_size(&self) -> Result<u64, StoreError> {
+        Ok(self.state().bytes)
     }
 
     fn max_seq(&self) -> Result<u64, StoreError> {

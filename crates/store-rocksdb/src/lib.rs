@@ -263,6 +263,23 @@ impl Store for RocksStore {
         Ok(out)
     }
 
+    fn approximate_size(&self) -> Result<u64, StoreError> {
+        // Live SST files plus memtables plus the WAL not yet flushed into SSTs, over every
+        // column family: what a full disk would be made of.
+        let mut total = 0u64;
+        for name in cf::ALL_CFS {
+            let cf = self.cf(name)?;
+            for prop in ["rocksdb.total-sst-files-size", "rocksdb.cur-size-all-mem-tables"] {
+                total += self
+                    .db
+                    .property_int_value_cf(cf, prop)
+                    .map_err(backend("read store size"))?
+                    .unwrap_or(0);
+            }
+        }
+        Ok(total)
+    }
+
     fn queue_len(&self, queue: &str) -> Result<u64, StoreError> {
         let value = self
             .db
