@@ -695,7 +695,7 @@ async fn producers_of_persistent_messages_fail_or_wait_when_the_store_is_full() 
         }
     }
     let (i, e) = refused.expect("the store limit refuses a producer");
-    assert!(i >= 10 && i < 40, "refused after {i} messages");
+    assert!((10..40).contains(&i), "refused after {i} messages");
     assert!(matches!(e, CoreError::StoreFull { .. }), "{e:?}");
     // Non-persistent messages are not held back by the store limit.
     let m = msg(&mut p, &q, "light", false);
