@@ -26,4 +26,4 @@ mod toml;
 mod validate;
 
 pub use error::ConfigError;
-pub use model::{BrokerConfig, CoreSection, NetworkConfig, StompSection, StorageConfig};
+pub use model::{BrokerConfig, CoreSection, NetworkConfig, StompSection, StorageConfig, SyncMode};

@@ -1,10 +1,13 @@
 //! The configuration types and their defaults. Each struct is one TOML section; field names
 //! are the TOML keys. Accepted ranges are enforced by [`BrokerConfig::validate`].
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
+const MIB_U64: u64 = 1024 * 1024;
 
 /// The whole broker configuration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -14,7 +17,7 @@ pub struct BrokerConfig {
     pub network: NetworkConfig,
     /// `[stomp]`: the STOMP listener, its frame limits and session settings.
     pub stomp: StompSection,
-    /// `[storage]`: where broker data lives.
+    /// `[storage]`: where broker data lives, durability and the memory limit.
     pub storage: StorageConfig,
     /// `[core]`: queue sizes inside the broker core.
     pub core: CoreSection,
@@ -106,21 +109,101 @@ impl Default for StompSection {
     }
 }
 
-/// `[storage]`: where broker data lives.
+/// `[storage]`: where broker data lives, when writes reach the disk, and how much of it the
+/// broker keeps in memory.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageConfig {
     /// Directory for broker data, created if missing; relative paths are relative to the
-    /// working directory. Must not be empty.
+    /// working directory. The message store lives in its `store` subdirectory. Must not be
+    /// empty.
     pub data_dir: String,
+    /// When a store write reaches the disk (KahaDB `journalDiskSyncStrategy`).
+    pub sync: SyncMode,
+    /// With [`SyncMode::Periodic`], the time between two syncs of the write-ahead log, in ms
+    /// (KahaDB `journalDiskSyncInterval`). Validated even when `sync` is `always`.
+    /// Range 1..=60000.
+    pub sync_interval_ms: u64,
+    /// How much message data queues may hold in memory, in MiB (ActiveMQ
+    /// `systemUsage/memoryUsage`). Past it, durable queues keep new persistent messages in
+    /// the store only and producers of memory-only messages wait. 0 means automatic: 25% of
+    /// physical memory. Range 0..=1048576.
+    pub memory_limit_mb: u64,
+    /// Messages read from the store at a time: at start, and when a paging queue runs low
+    /// (compare ActiveMQ's `maxPageSize`). Range 1..=100000.
+    pub page_size: usize,
+    /// At the memory limit, refuse a message that can only live in memory at once instead of
+    /// making its producer wait (ActiveMQ `systemUsage` `sendFailIfNoSpace`).
+    pub send_fail_if_no_space: bool,
+    /// At the memory limit, refuse a message that can only live in memory after its producer
+    /// waited this long, in ms; 0 means wait as long as it takes (ActiveMQ `systemUsage`
+    /// `sendFailIfNoSpaceAfterTimeout`). `send_fail_if_no_space` takes precedence.
+    /// Range 0..=3600000.
+    pub send_fail_if_no_space_after_timeout_ms: u64,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
         Self {
             data_dir: "./data".to_owned(),
+            sync: SyncMode::Always,
+            sync_interval_ms: 1_000,
+            memory_limit_mb: 0,
+            page_size: 1_000,
+            send_fail_if_no_space: false,
+            send_fail_if_no_space_after_timeout_ms: 0,
         }
     }
+}
+
+/// An automatic memory limit (`memory_limit_mb = 0`) is physical memory divided by this.
+const AUTO_MEMORY_DIVISOR: u64 = 4;
+/// The automatic memory limit when physical memory is unknown: 1024 MiB.
+const AUTO_MEMORY_FALLBACK: u64 = 1024 * MIB_U64;
+
+impl StorageConfig {
+    /// The memory limit in bytes. For `memory_limit_mb = 0` (automatic) it is a quarter of
+    /// `physical_memory` (bytes; the caller reads it, since this crate does no I/O), or
+    /// 1024 MiB when that is unknown or 0.
+    pub fn memory_limit_bytes(&self, physical_memory: Option<u64>) -> u64 {
+        match self.memory_limit_mb {
+            0 => physical_memory
+                .filter(|&m| m > 0)
+                .map_or(AUTO_MEMORY_FALLBACK, |m| (m / AUTO_MEMORY_DIVISOR).max(1)),
+            mb => mb.saturating_mul(MIB_U64),
+        }
+    }
+
+    /// How long a producer of a memory-only message may wait for memory before its message
+    /// is refused: `Some(0)` with `send_fail_if_no_space`, else `Some(timeout)` when
+    /// `send_fail_if_no_space_after_timeout_ms` is above 0, else `None` (wait as long as it
+    /// takes).
+    pub fn send_fail_after(&self) -> Option<Duration> {
+        if self.send_fail_if_no_space {
+            Some(Duration::ZERO)
+        } else if self.send_fail_if_no_space_after_timeout_ms > 0 {
+            Some(Duration::from_millis(
+                self.send_fail_if_no_space_after_timeout_ms,
+            ))
+        } else {
+            None
+        }
+    }
+}
+
+/// `storage.sync`: when a store write reaches the disk. KahaDB's `journalDiskSyncStrategy`
+/// names (its `never` is not offered).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncMode {
+    /// `"always"`: every write is synced to disk before the client is told it is done.
+    /// Nothing acknowledged is lost, even by a power failure.
+    #[default]
+    Always,
+    /// `"periodic"`: writes reach the operating system at once and the disk every
+    /// `sync_interval_ms`. A process crash loses nothing; a power failure or kernel crash can
+    /// lose about the last interval of acknowledged writes.
+    Periodic,
 }
 
 /// `[core]`: bounds inside the broker core: queues, slow topic subscribers and transactions
@@ -186,7 +269,18 @@ mod tests {
                 write_timeout_ms: 30_000,
             }
         );
-        assert_eq!(c.storage.data_dir, "./data");
+        assert_eq!(
+            c.storage,
+            StorageConfig {
+                data_dir: "./data".to_owned(),
+                sync: SyncMode::Always,
+                sync_interval_ms: 1_000,
+                memory_limit_mb: 0,
+                page_size: 1_000,
+                send_fail_if_no_space: false,
+                send_fail_if_no_space_after_timeout_ms: 0,
+            }
+        );
         assert_eq!(
             c.core,
             CoreSection {
@@ -195,6 +289,56 @@ mod tests {
                 topic_pending_limit: 100_000,
                 max_transaction_ops: 100_000,
             }
+        );
+    }
+
+    #[test]
+    fn memory_limit_in_bytes() {
+        let storage = |memory_limit_mb| StorageConfig {
+            memory_limit_mb,
+            ..StorageConfig::default()
+        };
+        const MIB: u64 = 1024 * 1024;
+        // An explicit limit ignores physical memory.
+        assert_eq!(storage(1).memory_limit_bytes(None), MIB);
+        assert_eq!(
+            storage(512).memory_limit_bytes(Some(64 * 1024 * MIB)),
+            512 * MIB
+        );
+        assert_eq!(
+            storage(1_048_576).memory_limit_bytes(None),
+            1024 * 1024 * MIB,
+            "the largest accepted value, 1 TiB"
+        );
+        // Automatic: a quarter of physical memory, or 1024 MiB when it is unknown.
+        let auto = storage(0);
+        assert_eq!(
+            auto.memory_limit_bytes(Some(16 * 1024 * MIB)),
+            4 * 1024 * MIB
+        );
+        assert_eq!(auto.memory_limit_bytes(Some(1001)), 250);
+        assert_eq!(auto.memory_limit_bytes(Some(3)), 1, "never 0");
+        assert_eq!(auto.memory_limit_bytes(None), 1024 * MIB);
+        assert_eq!(auto.memory_limit_bytes(Some(0)), 1024 * MIB);
+    }
+
+    #[test]
+    fn send_fail_after_maps_activemq_semantics() {
+        let storage = |fail: bool, timeout_ms: u64| StorageConfig {
+            send_fail_if_no_space: fail,
+            send_fail_if_no_space_after_timeout_ms: timeout_ms,
+            ..StorageConfig::default()
+        };
+        // Default: wait as long as it takes.
+        assert_eq!(StorageConfig::default().send_fail_after(), None);
+        assert_eq!(storage(false, 0).send_fail_after(), None);
+        // sendFailIfNoSpace: fail at once, whatever the timeout says.
+        assert_eq!(storage(true, 0).send_fail_after(), Some(Duration::ZERO));
+        assert_eq!(storage(true, 3000).send_fail_after(), Some(Duration::ZERO));
+        // sendFailIfNoSpaceAfterTimeout: wait that long, then fail.
+        assert_eq!(
+            storage(false, 3000).send_fail_after(),
+            Some(Duration::from_millis(3000))
         );
     }
 

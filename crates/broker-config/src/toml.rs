@@ -45,7 +45,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::{CoreSection, NetworkConfig, StompSection, StorageConfig};
+    use crate::{CoreSection, NetworkConfig, StompSection, StorageConfig, SyncMode};
 
     /// The commented sample shipped in `deploy/`.
     const SAMPLE: &str = include_str!(concat!(
@@ -107,6 +107,12 @@ mod tests {
 
             [storage]
             data_dir = "/var/lib/ferromq"
+            sync = "periodic"
+            sync_interval_ms = 250
+            memory_limit_mb = 2048
+            page_size = 200
+            send_fail_if_no_space = true
+            send_fail_if_no_space_after_timeout_ms = 3000
 
             [core]
             mailbox_capacity = 16
@@ -136,6 +142,12 @@ mod tests {
             },
             storage: StorageConfig {
                 data_dir: "/var/lib/ferromq".to_owned(),
+                sync: SyncMode::Periodic,
+                sync_interval_ms: 250,
+                memory_limit_mb: 2048,
+                page_size: 200,
+                send_fail_if_no_space: true,
+                send_fail_if_no_space_after_timeout_ms: 3000,
             },
             core: CoreSection {
                 mailbox_capacity: 16,
@@ -231,6 +243,12 @@ mod tests {
             },
             storage: StorageConfig {
                 data_dir: "data dir/with \"quotes\" and ü".to_owned(),
+                sync: SyncMode::Periodic,
+                sync_interval_ms: 60_000,
+                memory_limit_mb: 1_048_576,
+                page_size: 1,
+                send_fail_if_no_space: true,
+                send_fail_if_no_space_after_timeout_ms: 3_600_000,
             },
             core: CoreSection {
                 mailbox_capacity: 1,
@@ -251,12 +269,44 @@ mod tests {
     fn generated_toml_has_every_key_in_its_section() {
         let text = BrokerConfig::default().to_toml_string().unwrap();
         let keys = keys(&text);
-        assert_eq!(keys.len(), 3 + 12 + 1 + 4, "{keys:?}");
+        assert_eq!(keys.len(), 3 + 12 + 7 + 4, "{keys:?}");
         assert!(keys.contains("stomp.min_server_heartbeat_ms"), "{keys:?}");
         assert!(keys.contains("stomp.write_timeout_ms"), "{keys:?}");
         assert!(keys.contains("core.delivery_channel_capacity"), "{keys:?}");
         assert!(keys.contains("core.topic_pending_limit"), "{keys:?}");
         assert!(keys.contains("core.max_transaction_ops"), "{keys:?}");
+        assert!(keys.contains("storage.sync"), "{keys:?}");
+        assert!(
+            keys.contains("storage.send_fail_if_no_space_after_timeout_ms"),
+            "{keys:?}"
+        );
+    }
+
+    #[test]
+    fn sync_mode_names() {
+        let sync = |text: &str| BrokerConfig::from_toml_str(text).map(|c| c.storage.sync);
+        assert_eq!(
+            sync("[storage]\nsync = \"always\"\n").unwrap(),
+            SyncMode::Always
+        );
+        assert_eq!(
+            sync("[storage]\nsync = \"periodic\"\n").unwrap(),
+            SyncMode::Periodic
+        );
+        // KahaDB's third strategy is not offered, and names are lowercase.
+        for bad in ["never", "Always", "PERIODIC", ""] {
+            let msg = parse_err(&format!("[storage]\nsync = {bad:?}\n"));
+            assert!(msg.contains("unknown variant"), "{bad}: {msg}");
+            assert!(
+                msg.contains("expected `always` or `periodic`"),
+                "{bad}: {msg}"
+            );
+        }
+        let msg = parse_err("[storage]\nsync = true\n");
+        assert!(msg.contains("line 2"), "{msg}");
+        // Written back by name.
+        let text = BrokerConfig::default().to_toml_string().unwrap();
+        assert!(text.contains("sync = \"always\"\n"), "{text}");
     }
 
     #[test]

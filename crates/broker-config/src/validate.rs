@@ -28,6 +28,11 @@ const WRITE_TIMEOUT_MS: RangeInclusive<u64> = 1..=HOUR_MS;
 const CHANNEL_CAPACITY: RangeInclusive<u64> = 1..=1_048_576;
 const TOPIC_PENDING_LIMIT: RangeInclusive<u64> = 1..=100_000_000;
 const MAX_TRANSACTION_OPS: RangeInclusive<u64> = 1..=10_000_000;
+const SYNC_INTERVAL_MS: RangeInclusive<u64> = 1..=60_000;
+/// Up to 1 TiB; 0 is automatic.
+const MEMORY_LIMIT_MB: RangeInclusive<u64> = 0..=1_048_576;
+const PAGE_SIZE: RangeInclusive<u64> = 1..=100_000;
+const SEND_FAIL_TIMEOUT_MS: RangeInclusive<u64> = 0..=HOUR_MS;
 
 impl BrokerConfig {
     /// Checks every field and returns the first violation, naming the field by its dotted
@@ -136,7 +141,23 @@ impl StorageConfig {
                 format!("must name a directory; got {:?}", self.data_dir),
             ));
         }
-        Ok(())
+        // `sync` needs no check: serde accepts only its two names.
+        in_range(
+            "storage.sync_interval_ms",
+            self.sync_interval_ms,
+            SYNC_INTERVAL_MS,
+        )?;
+        in_range(
+            "storage.memory_limit_mb",
+            self.memory_limit_mb,
+            MEMORY_LIMIT_MB,
+        )?;
+        in_range("storage.page_size", self.page_size, PAGE_SIZE)?;
+        in_range(
+            "storage.send_fail_if_no_space_after_timeout_ms",
+            self.send_fail_if_no_space_after_timeout_ms,
+            SEND_FAIL_TIMEOUT_MS,
+        )
     }
 }
 
@@ -196,6 +217,7 @@ fn at_most_frame(field: &str, value: usize, max_frame_size: usize) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::SyncMode;
 
     /// Applies `change` to the defaults and returns the validation message.
     fn rejected(change: impl FnOnce(&mut BrokerConfig)) -> String {
@@ -367,6 +389,48 @@ mod tests {
         assert_eq!(
             rejected(|c| c.storage.data_dir = "  ".into()),
             "`storage.data_dir` must name a directory; got \"  \""
+        );
+
+        accepted(|c| c.storage.sync = SyncMode::Periodic);
+        accepted(|c| c.storage.sync_interval_ms = 1);
+        accepted(|c| c.storage.sync_interval_ms = 60_000);
+        assert_eq!(
+            rejected(|c| c.storage.sync_interval_ms = 0),
+            "`storage.sync_interval_ms` must be in 1..=60000; got 0"
+        );
+        // Checked under `always` too, so switching to `periodic` later cannot fail.
+        assert_eq!(
+            rejected(|c| {
+                c.storage.sync = SyncMode::Always;
+                c.storage.sync_interval_ms = 60_001;
+            }),
+            "`storage.sync_interval_ms` must be in 1..=60000; got 60001"
+        );
+
+        accepted(|c| c.storage.memory_limit_mb = 0);
+        accepted(|c| c.storage.memory_limit_mb = 1);
+        accepted(|c| c.storage.memory_limit_mb = 1_048_576);
+        assert_eq!(
+            rejected(|c| c.storage.memory_limit_mb = 1_048_577),
+            "`storage.memory_limit_mb` must be in 0..=1048576; got 1048577"
+        );
+
+        accepted(|c| c.storage.page_size = 1);
+        accepted(|c| c.storage.page_size = 100_000);
+        assert_eq!(
+            rejected(|c| c.storage.page_size = 0),
+            "`storage.page_size` must be in 1..=100000; got 0"
+        );
+        assert_eq!(
+            rejected(|c| c.storage.page_size = 100_001),
+            "`storage.page_size` must be in 1..=100000; got 100001"
+        );
+
+        accepted(|c| c.storage.send_fail_if_no_space = true);
+        accepted(|c| c.storage.send_fail_if_no_space_after_timeout_ms = 3_600_000);
+        assert_eq!(
+            rejected(|c| c.storage.send_fail_if_no_space_after_timeout_ms = 3_600_001),
+            "`storage.send_fail_if_no_space_after_timeout_ms` must be in 0..=3600000; got 3600001"
         );
     }
 

@@ -137,15 +137,53 @@ impl Server {
 }
 
 /// The core's settings from the broker configuration (one mapping, shared by the binary and
-/// the in-process test broker).
+/// the in-process test broker). With `storage.memory_limit_mb = 0` it reads the machine's
+/// physical memory for the automatic limit, and logs the result.
 pub fn core_config(cfg: &BrokerConfig) -> CoreConfig {
+    let storage = &cfg.storage;
+    let memory_limit = if storage.memory_limit_mb == 0 {
+        let physical = physical_memory();
+        let limit = storage.memory_limit_bytes(physical);
+        match physical {
+            Some(bytes) => tracing::info!(
+                memory_limit_mb = limit >> 20,
+                physical_mb = bytes >> 20,
+                "memory limit: 25% of physical memory (storage.memory_limit_mb = 0)"
+            ),
+            None => tracing::warn!(
+                memory_limit_mb = limit >> 20,
+                "cannot read MemTotal from /proc/meminfo; memory limit falls back to 1024 MiB \
+                 (set storage.memory_limit_mb)"
+            ),
+        }
+        limit
+    } else {
+        storage.memory_limit_bytes(None)
+    };
     CoreConfig {
         mailbox_capacity: cfg.core.mailbox_capacity,
         delivery_channel_capacity: cfg.core.delivery_channel_capacity,
         topic_pending_limit: cfg.core.topic_pending_limit,
         max_transaction_ops: cfg.core.max_transaction_ops,
+        memory_limit,
+        page_size: storage.page_size,
+        send_fail_after: storage.send_fail_after(),
         ..CoreConfig::default()
     }
+}
+
+/// Physical memory in bytes: `MemTotal` of `/proc/meminfo` (Linux), `None` when it cannot be
+/// read or parsed. Inside a container this is the host's memory, not the container's limit.
+fn physical_memory() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    // The line reads `MemTotal:       16318412 kB`; the kernel always reports kB (KiB).
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let mut fields = line["MemTotal:".len()..].split_whitespace();
+    let kib: u64 = fields.next()?.parse().ok()?;
+    (fields.next() == Some("kB") && fields.next().is_none())
+        .then(|| kib.checked_mul(1024))
+        .flatten()
+        .filter(|&bytes| bytes > 0)
 }
 
 fn stomp_config(cfg: &BrokerConfig) -> StompConfig {

@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use broker_config::BrokerConfig;
+use broker_config::{BrokerConfig, SyncMode};
 use broker_core::Broker;
 use broker_net::Server;
 use clap::{Parser, Subcommand};
-use store_rocksdb::{RocksOptions, RocksStore};
+use store_rocksdb::{RocksOptions, RocksStore, SyncPolicy};
 
 /// ferromq: a message broker that ActiveMQ users can drop in.
 #[derive(Debug, Parser)]
@@ -120,9 +120,17 @@ async fn run(cfg: BrokerConfig) -> Result<Option<std::thread::JoinHandle<()>>> {
     let store_dir = std::path::Path::new(&cfg.storage.data_dir).join("store");
     let opened = std::time::Instant::now();
     // Opening replays RocksDB's WAL: blocking work, kept off the async workers.
+    let opts = RocksOptions {
+        sync: match cfg.storage.sync {
+            SyncMode::Always => SyncPolicy::Always,
+            SyncMode::Periodic => SyncPolicy::Periodic {
+                interval: std::time::Duration::from_millis(cfg.storage.sync_interval_ms),
+            },
+        },
+    };
     let store = {
         let dir = store_dir.clone();
-        tokio::task::spawn_blocking(move || RocksStore::open(&dir, RocksOptions::default()))
+        tokio::task::spawn_blocking(move || RocksStore::open(&dir, opts))
             .await
             .context("opening the store")?
             .with_context(|| format!("opening the store in {}", store_dir.display()))?
