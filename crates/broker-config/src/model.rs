@@ -17,7 +17,7 @@ pub struct BrokerConfig {
     pub network: NetworkConfig,
     /// `[stomp]`: the STOMP listener, its frame limits and session settings.
     pub stomp: StompSection,
-    /// `[storage]`: where broker data lives, durability and the memory limit.
+    /// `[storage]`: where broker data lives, durability, and the memory and store limits.
     pub storage: StorageConfig,
     /// `[core]`: queue sizes inside the broker core.
     pub core: CoreSection,
@@ -109,8 +109,8 @@ impl Default for StompSection {
     }
 }
 
-/// `[storage]`: where broker data lives, when writes reach the disk, and how much of it the
-/// broker keeps in memory.
+/// `[storage]`: where broker data lives, when writes reach the disk, how much of it the broker
+/// keeps in memory, and how large the store may grow.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageConfig {
@@ -132,14 +132,25 @@ pub struct StorageConfig {
     /// Messages read from the store at a time: at start, and when a paging queue runs low
     /// (compare ActiveMQ's `maxPageSize`). Range 1..=100000.
     pub page_size: usize,
-    /// At the memory limit, refuse a message that can only live in memory at once instead of
-    /// making its producer wait (ActiveMQ `systemUsage` `sendFailIfNoSpace`).
+    /// How large the message store may grow, in MiB (ActiveMQ `systemUsage/storeUsage`
+    /// `limit`, default 100 GiB). Past it, producers of persistent queue messages wait until
+    /// consumers free space, or are refused per `send_fail_if_no_space`. The size is RocksDB's
+    /// live SST files plus memtables, measured after every group write. 0 means no limit.
+    /// Range 0..=1073741824 (1 PiB).
+    pub store_limit_mb: u64,
+    /// At the memory limit (for a message that can only live in memory) or the store limit
+    /// (for a persistent one), refuse the message at once instead of making its producer wait
+    /// (ActiveMQ `systemUsage` `sendFailIfNoSpace`).
     pub send_fail_if_no_space: bool,
-    /// At the memory limit, refuse a message that can only live in memory after its producer
-    /// waited this long, in ms; 0 means wait as long as it takes (ActiveMQ `systemUsage`
+    /// At the memory or store limit, refuse such a message after its producer waited this
+    /// long, in ms; 0 means wait as long as it takes (ActiveMQ `systemUsage`
     /// `sendFailIfNoSpaceAfterTimeout`). `send_fail_if_no_space` takes precedence.
     /// Range 0..=3600000.
     pub send_fail_if_no_space_after_timeout_ms: u64,
+    /// Free disk space, in MiB, below which the store refuses new messages (producers get an
+    /// ERROR) while acknowledgements may still use part of it so consumers can drain. RocksDB
+    /// must never meet a full disk. Range 0..=1048576; 0 disables the guard.
+    pub min_free_disk_mb: u64,
 }
 
 impl Default for StorageConfig {
@@ -150,8 +161,11 @@ impl Default for StorageConfig {
             sync_interval_ms: 1_000,
             memory_limit_mb: 0,
             page_size: 1_000,
+            // ActiveMQ's default storeUsage: 100 GiB.
+            store_limit_mb: 102_400,
             send_fail_if_no_space: false,
             send_fail_if_no_space_after_timeout_ms: 0,
+            min_free_disk_mb: 256,
         }
     }
 }
@@ -162,6 +176,11 @@ const AUTO_MEMORY_DIVISOR: u64 = 4;
 const AUTO_MEMORY_FALLBACK: u64 = 1024 * MIB_U64;
 
 impl StorageConfig {
+    /// The store limit in bytes (`store_limit_mb` × 1 MiB); 0 means no limit.
+    pub fn store_limit_bytes(&self) -> u64 {
+        self.store_limit_mb.saturating_mul(MIB_U64)
+    }
+
     /// The memory limit in bytes. For `memory_limit_mb = 0` (automatic) it is a quarter of
     /// `physical_memory` (bytes; the caller reads it, since this crate does no I/O), or
     /// 1024 MiB when that is unknown or 0.
@@ -174,8 +193,8 @@ impl StorageConfig {
         }
     }
 
-    /// How long a producer of a memory-only message may wait for memory before its message
-    /// is refused: `Some(0)` with `send_fail_if_no_space`, else `Some(timeout)` when
+    /// How long a producer may wait for memory (memory-only message) or store space
+    /// (persistent message) before its message is refused: `Some(0)` with `send_fail_if_no_space`, else `Some(timeout)` when
     /// `send_fail_if_no_space_after_timeout_ms` is above 0, else `None` (wait as long as it
     /// takes).
     pub fn send_fail_after(&self) -> Option<Duration> {
@@ -277,9 +296,16 @@ mod tests {
                 sync_interval_ms: 1_000,
                 memory_limit_mb: 0,
                 page_size: 1_000,
+                store_limit_mb: 102_400,
                 send_fail_if_no_space: false,
                 send_fail_if_no_space_after_timeout_ms: 0,
+                min_free_disk_mb: 256,
             }
+        );
+        assert_eq!(
+            c.storage.store_limit_bytes(),
+            100 * 1024 * 1024 * 1024,
+            "ActiveMQ's default storeUsage"
         );
         assert_eq!(
             c.core,
@@ -320,6 +346,24 @@ mod tests {
         assert_eq!(auto.memory_limit_bytes(Some(3)), 1, "never 0");
         assert_eq!(auto.memory_limit_bytes(None), 1024 * MIB);
         assert_eq!(auto.memory_limit_bytes(Some(0)), 1024 * MIB);
+    }
+
+    #[test]
+    fn store_limit_in_bytes() {
+        let storage = |store_limit_mb| StorageConfig {
+            store_limit_mb,
+            ..StorageConfig::default()
+        };
+        const MIB: u64 = 1024 * 1024;
+        assert_eq!(storage(0).store_limit_bytes(), 0, "0 stays 0: no limit");
+        assert_eq!(storage(1).store_limit_bytes(), MIB);
+        assert_eq!(storage(102_400).store_limit_bytes(), 100 * 1024 * MIB);
+        assert_eq!(
+            storage(1_073_741_824).store_limit_bytes(),
+            1 << 50,
+            "the largest accepted value, 1 PiB"
+        );
+        assert_eq!(storage(u64::MAX).store_limit_bytes(), u64::MAX, "saturates");
     }
 
     #[test]

@@ -111,8 +111,10 @@ mod tests {
             sync_interval_ms = 250
             memory_limit_mb = 2048
             page_size = 200
+            store_limit_mb = 4096
             send_fail_if_no_space = true
             send_fail_if_no_space_after_timeout_ms = 3000
+            min_free_disk_mb = 64
 
             [core]
             mailbox_capacity = 16
@@ -146,8 +148,10 @@ mod tests {
                 sync_interval_ms: 250,
                 memory_limit_mb: 2048,
                 page_size: 200,
+                store_limit_mb: 4096,
                 send_fail_if_no_space: true,
                 send_fail_if_no_space_after_timeout_ms: 3000,
+                min_free_disk_mb: 64,
             },
             core: CoreSection {
                 mailbox_capacity: 16,
@@ -247,8 +251,10 @@ mod tests {
                 sync_interval_ms: 60_000,
                 memory_limit_mb: 1_048_576,
                 page_size: 1,
+                store_limit_mb: 1_073_741_824,
                 send_fail_if_no_space: true,
                 send_fail_if_no_space_after_timeout_ms: 3_600_000,
+                min_free_disk_mb: 0,
             },
             core: CoreSection {
                 mailbox_capacity: 1,
@@ -269,17 +275,45 @@ mod tests {
     fn generated_toml_has_every_key_in_its_section() {
         let text = BrokerConfig::default().to_toml_string().unwrap();
         let keys = keys(&text);
-        assert_eq!(keys.len(), 3 + 12 + 7 + 4, "{keys:?}");
+        assert_eq!(keys.len(), 3 + 12 + 9 + 4, "{keys:?}");
         assert!(keys.contains("stomp.min_server_heartbeat_ms"), "{keys:?}");
         assert!(keys.contains("stomp.write_timeout_ms"), "{keys:?}");
         assert!(keys.contains("core.delivery_channel_capacity"), "{keys:?}");
         assert!(keys.contains("core.topic_pending_limit"), "{keys:?}");
         assert!(keys.contains("core.max_transaction_ops"), "{keys:?}");
         assert!(keys.contains("storage.sync"), "{keys:?}");
+        assert!(keys.contains("storage.store_limit_mb"), "{keys:?}");
         assert!(
             keys.contains("storage.send_fail_if_no_space_after_timeout_ms"),
             "{keys:?}"
         );
+    }
+
+    #[test]
+    fn store_limit_parses_and_round_trips() {
+        let limit =
+            |text: &str| BrokerConfig::from_toml_str(text).map(|c| c.storage.store_limit_mb);
+        assert_eq!(limit("").unwrap(), 102_400, "default: ActiveMQ's 100 GiB");
+        assert_eq!(limit("[storage]\nstore_limit_mb = 0\n").unwrap(), 0);
+        assert_eq!(
+            limit("[storage]\nstore_limit_mb = 1_073_741_824\n").unwrap(),
+            1_073_741_824
+        );
+        let msg = parse_err("[storage]\nstore_limit_mb = -1\n");
+        assert!(msg.contains("integer `-1`, expected u64"), "{msg}");
+        let msg = parse_err("[storage]\nstore_limit_mb = \"100GB\"\n");
+        assert!(msg.contains("invalid type"), "{msg}");
+        // Written back and read again unchanged.
+        let c = BrokerConfig {
+            storage: StorageConfig {
+                store_limit_mb: 0,
+                ..StorageConfig::default()
+            },
+            ..BrokerConfig::default()
+        };
+        let text = c.to_toml_string().unwrap();
+        assert!(text.contains("store_limit_mb = 0\n"), "{text}");
+        assert_eq!(BrokerConfig::from_toml_str(&text).unwrap(), c);
     }
 
     #[test]

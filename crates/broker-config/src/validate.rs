@@ -32,6 +32,9 @@ const SYNC_INTERVAL_MS: RangeInclusive<u64> = 1..=60_000;
 /// Up to 1 TiB; 0 is automatic.
 const MEMORY_LIMIT_MB: RangeInclusive<u64> = 0..=1_048_576;
 const PAGE_SIZE: RangeInclusive<u64> = 1..=100_000;
+/// Up to 1 PiB; 0 is no limit.
+const STORE_LIMIT_MB: RangeInclusive<u64> = 0..=1_073_741_824;
+const MIN_FREE_DISK_MB: RangeInclusive<u64> = 0..=1_048_576;
 const SEND_FAIL_TIMEOUT_MS: RangeInclusive<u64> = 0..=HOUR_MS;
 
 impl BrokerConfig {
@@ -153,6 +156,16 @@ impl StorageConfig {
             MEMORY_LIMIT_MB,
         )?;
         in_range("storage.page_size", self.page_size, PAGE_SIZE)?;
+        in_range(
+            "storage.store_limit_mb",
+            self.store_limit_mb,
+            STORE_LIMIT_MB,
+        )?;
+        in_range(
+            "storage.min_free_disk_mb",
+            self.min_free_disk_mb,
+            MIN_FREE_DISK_MB,
+        )?;
         in_range(
             "storage.send_fail_if_no_space_after_timeout_ms",
             self.send_fail_if_no_space_after_timeout_ms,
@@ -424,6 +437,18 @@ mod tests {
         assert_eq!(
             rejected(|c| c.storage.page_size = 100_001),
             "`storage.page_size` must be in 1..=100000; got 100001"
+        );
+
+        accepted(|c| c.storage.store_limit_mb = 0);
+        accepted(|c| c.storage.store_limit_mb = 1);
+        accepted(|c| c.storage.store_limit_mb = 1_073_741_824);
+        assert_eq!(
+            rejected(|c| c.storage.store_limit_mb = 1_073_741_825),
+            "`storage.store_limit_mb` must be in 0..=1073741824; got 1073741825"
+        );
+        assert_eq!(
+            rejected(|c| c.storage.store_limit_mb = u64::MAX),
+            "`storage.store_limit_mb` must be in 0..=1073741824; got 18446744073709551615"
         );
 
         accepted(|c| c.storage.send_fail_if_no_space = true);

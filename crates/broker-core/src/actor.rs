@@ -169,17 +169,30 @@ impl DestinationActor {
     /// Loads the next page of store-only messages once the in-memory backlog runs low and
     /// memory allows. Runs on startup too: a restarted queue reads one page, not its whole
     /// backlog, so recovery time does not grow with the backlog.
-    async fn page_in(&mut self) {
+    /// Dispatches, then pages in and dispatches again for as long as consumers take what
+    /// was read (a consumer with a large prefetch drains several pages without any new
+    /// command arriving). True when a consumer stalled on a full channel.
+    async fn dispatch_and_page(&mut self) -> bool {
+        loop {
+            let stalled = self.dispatch().await;
+            if stalled || !self.page_in().await {
+                return stalled;
+            }
+        }
+    }
+
+    /// Returns whether it read anything.
+    async fn page_in(&mut self) -> bool {
         let Mode::Queue(lane) = &self.mode else {
-            return;
+            return false;
         };
         if !self.paging || lane.pending_len() >= self.page_size / 2 || self.memory.is_full() {
-            return;
+            return false;
         }
         // Every store write queued before now (the puts of messages this actor left in the
         // store) must be applied before reading, or the read could miss one.
         if self.writer.barrier().await.is_err() {
-            return;
+            return false;
         }
         let store = Arc::clone(&self.store);
         let key = self.store_key.clone();
@@ -191,16 +204,17 @@ impl DestinationActor {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {
                 tracing::error!(dest = %self.dest, error = %e, "cannot read stored messages");
-                return;
+                return false;
             }
             Err(e) => {
                 tracing::error!(dest = %self.dest, error = %e, "store read task failed");
-                return;
+                return false;
             }
         };
         if records.len() < limit {
             self.paging = false;
         }
+        let loaded = !records.is_empty();
         for rec in records {
             self.cursor = rec.position();
             match record::from_record(&rec, &self.dest) {
@@ -219,6 +233,7 @@ impl DestinationActor {
                 }
             }
         }
+        loaded
     }
 
     pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
@@ -230,8 +245,7 @@ impl DestinationActor {
                     c = rx.recv() => c,
                     () = tokio::time::sleep(STALL_RETRY) => {
                         self.unstall();
-                        stalled = self.dispatch().await;
-                        self.page_in().await;
+                        stalled = self.dispatch_and_page().await;
                         continue;
                     }
                 }
@@ -261,8 +275,7 @@ impl DestinationActor {
                 self.unstall();
             }
             self.log_requeues().await;
-            stalled = self.dispatch().await;
-            self.page_in().await;
+            stalled = self.dispatch_and_page().await;
             if !self.paging {
                 // Caught up: later pages are only needed once paging starts again.
                 self.cursor = (u8::MAX, 0);

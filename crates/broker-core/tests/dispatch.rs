@@ -713,3 +713,28 @@ async fn producers_of_persistent_messages_fail_or_wait_when_the_store_is_full() 
     let m = msg(&mut p, &q, "after", true);
     p.send(m, None, true).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_consumer_with_a_large_prefetch_gets_every_page_without_acking() {
+    let store = Arc::new(MemStore::new());
+    let q = Destination::queue("many-pages");
+    {
+        let b = Broker::new(CoreConfig::default(), store.clone()).unwrap();
+        let mut p = b.connect();
+        for i in 0..100 {
+            let m = msg(&mut p, &q, &format!("p{i:04}"), true);
+            p.send(m, None, true).await.unwrap();
+        }
+    }
+    let cfg = CoreConfig {
+        page_size: 16,
+        ..CoreConfig::default()
+    };
+    let b = Broker::new(cfg, store).unwrap();
+    let mut c = b.connect();
+    c.subscribe(spec(&q, 1000)).await.unwrap();
+    // page_size is 16: six more pages must follow without any ack arriving.
+    for i in 0..100 {
+        assert_eq!(body(&recv(&mut c).await), format!("p{i:04}"));
+    }
+}

@@ -150,6 +150,14 @@ pub enum StoreError {
         /// The rejected priority.
         priority: u8,
     },
+    /// The disk is too full to take the write safely; nothing was written.
+    #[error("disk almost full: {available} bytes free, {reserve} bytes must stay free")]
+    DiskFull {
+        /// Bytes free on the store's filesystem.
+        available: u64,
+        /// The reserve the write needed.
+        reserve: u64,
+    },
     /// Backend-specific failure.
     #[error("storage backend error: {0}")]
     Backend(String),

@@ -127,6 +127,7 @@ async fn run(cfg: BrokerConfig) -> Result<Option<std::thread::JoinHandle<()>>> {
                 interval: std::time::Duration::from_millis(cfg.storage.sync_interval_ms),
             },
         },
+        min_free_disk: cfg.storage.min_free_disk_mb * 1024 * 1024,
     };
     let store = {
         let dir = store_dir.clone();

@@ -79,6 +79,12 @@ pub enum SyncPolicy {
 pub struct RocksOptions {
     /// Durability of each [`Store::apply`].
     pub sync: SyncPolicy,
+    /// Free disk space below which writes are refused (0 = no guard). RocksDB must never
+    /// meet a full disk: Debian's librocksdb aborts the process on a write error after
+    /// ENOSPC (an assertion left on in that build), and even without that it would turn the
+    /// database read-only. Batches without puts (acknowledgements) may still use the last
+    /// three quarters of this reserve, so consumers can drain and free space.
+    pub min_free_disk: u64,
 }
 
 /// A [`Store`] in a RocksDB database directory.
@@ -98,6 +104,7 @@ pub struct RocksStore {
     /// the database closes only after it exits.
     _syncer: Option<WalSyncer>,
     path: PathBuf,
+    min_free_disk: u64,
     sync: SyncPolicy,
 }
 
@@ -153,6 +160,7 @@ impl RocksStore {
             sync_state,
             _syncer: syncer,
             path: path.to_owned(),
+            min_free_disk: opts.min_free_disk,
             sync: opts.sync,
         })
     }
@@ -180,6 +188,28 @@ impl RocksStore {
     }
 }
 
+impl RocksStore {
+    /// Refuses a batch when the disk is too full for it (see [`RocksOptions::min_free_disk`]).
+    fn check_disk(&self, batch: &Batch) -> Result<(), StoreError> {
+        let reserve = self.min_free_disk;
+        if reserve == 0 {
+            return Ok(());
+        }
+        let st =
+            rustix::fs::statvfs(&self.path).map_err(|e| StoreError::Io(std::io::Error::from(e)))?;
+        let available = st.f_bavail.saturating_mul(st.f_frsize);
+        let puts = batch.ops.iter().any(|op| matches!(op, Op::PutMessage(_)));
+        let needed = if puts { reserve } else { reserve / 4 };
+        if available < needed {
+            return Err(StoreError::DiskFull {
+                available,
+                reserve: needed,
+            });
+        }
+        Ok(())
+    }
+}
+
 impl Store for RocksStore {
     fn apply(&self, batch: Batch) -> Result<(), StoreError> {
         validate(&batch)?;
@@ -189,6 +219,7 @@ impl Store for RocksStore {
         if batch.is_empty() {
             return Ok(());
         }
+        self.check_disk(&batch)?;
         let (mut writer, max_seq) = self.lock_writer()?;
         let mut rocks_batch = RocksBatch::new(&self.db, max_seq)?;
         for op in batch.ops {
@@ -269,7 +300,10 @@ impl Store for RocksStore {
         let mut total = 0u64;
         for name in cf::ALL_CFS {
             let cf = self.cf(name)?;
-            for prop in ["rocksdb.total-sst-files-size", "rocksdb.cur-size-all-mem-tables"] {
+            for prop in [
+                "rocksdb.total-sst-files-size",
+                "rocksdb.cur-size-all-mem-tables",
+            ] {
                 total += self
                     .db
                     .property_int_value_cf(cf, prop)
@@ -354,7 +388,14 @@ mod tests {
     use super::*;
 
     fn open(dir: &Path, sync: SyncPolicy) -> RocksStore {
-        RocksStore::open(dir, RocksOptions { sync }).expect("open store")
+        RocksStore::open(
+            dir,
+            RocksOptions {
+                sync,
+                ..RocksOptions::default()
+            },
+        )
+        .expect("open store")
     }
 
     #[test]
@@ -406,6 +447,7 @@ mod tests {
                 sync: SyncPolicy::Periodic {
                     interval: Duration::ZERO,
                 },
+                ..RocksOptions::default()
             },
         );
         assert!(matches!(result, Err(StoreError::Backend(_))), "{result:?}");

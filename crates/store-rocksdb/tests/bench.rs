@@ -111,7 +111,14 @@ fn write_100k_unsynced_in_batches_of_100() {
     let sync = SyncPolicy::Periodic {
         interval: Duration::from_secs(1),
     };
-    let store = RocksStore::open(dir.path(), RocksOptions { sync }).expect("open");
+    let store = RocksStore::open(
+        dir.path(),
+        RocksOptions {
+            sync,
+            ..RocksOptions::default()
+        },
+    )
+    .expect("open");
     let n = 100_000;
     let took = write(&store, n, 100);
     println!(
@@ -130,6 +137,7 @@ fn page_through_1m() {
             sync: SyncPolicy::Periodic {
                 interval: Duration::from_secs(1),
             },
+            ..RocksOptions::default()
         },
     )
     .expect("open");

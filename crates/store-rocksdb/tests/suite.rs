@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use broker_store::{testsuite, Batch, DestinationRecord, MessageRecord, Op, Store};
+use broker_store::{testsuite, Batch, DestinationRecord, MessageRecord, Op, Store, StoreError};
 use bytes::Bytes;
 use store_rocksdb::{RocksOptions, RocksStore, SyncPolicy};
 use tempfile::TempDir;
@@ -17,10 +17,10 @@ struct TempStore {
 }
 
 impl Store for TempStore {
-    fn apply(&self, batch: Batch) -> Result<(), broker_store::StoreError> {
+    fn apply(&self, batch: Batch) -> Result<(), StoreError> {
         self.store.apply(batch)
     }
-    fn destinations(&self) -> Result<Vec<DestinationRecord>, broker_store::StoreError> {
+    fn destinations(&self) -> Result<Vec<DestinationRecord>, StoreError> {
         self.store.destinations()
     }
     fn load_queue(
@@ -28,13 +28,13 @@ impl Store for TempStore {
         queue: &str,
         after: Option<(u8, u64)>,
         limit: usize,
-    ) -> Result<Vec<MessageRecord>, broker_store::StoreError> {
+    ) -> Result<Vec<MessageRecord>, StoreError> {
         self.store.load_queue(queue, after, limit)
     }
-    fn queue_len(&self, queue: &str) -> Result<u64, broker_store::StoreError> {
+    fn queue_len(&self, queue: &str) -> Result<u64, StoreError> {
         self.store.queue_len(queue)
     }
-    fn max_seq(&self) -> Result<u64, broker_store::StoreError> {
+    fn max_seq(&self) -> Result<u64, StoreError> {
         self.store.max_seq()
     }
 }
@@ -56,6 +56,7 @@ fn passes_the_backend_suite_with_periodic_sync() {
         sync: SyncPolicy::Periodic {
             interval: Duration::from_millis(2),
         },
+        ..RocksOptions::default()
     };
     testsuite::run_all(|| temp_store(opts.clone()));
 }
@@ -161,7 +162,14 @@ const QUEUES: &[&str] = &[
 fn reopen_round_trip(sync: SyncPolicy) {
     let dir = tempfile::tempdir().expect("temp dir");
     let before = {
-        let store = RocksStore::open(dir.path(), RocksOptions { sync }).expect("open");
+        let store = RocksStore::open(
+            dir.path(),
+            RocksOptions {
+                sync,
+                ..RocksOptions::default()
+            },
+        )
+        .expect("open");
         fill(&store);
         snapshot(&store, QUEUES)
     };
@@ -267,6 +275,7 @@ fn max_seq_survives_reopen_with_periodic_sync() {
         sync: SyncPolicy::Periodic {
             interval: Duration::from_secs(3600),
         },
+        ..RocksOptions::default()
     };
     let store = RocksStore::open(dir.path(), opts.clone()).expect("open");
     store
@@ -285,7 +294,7 @@ fn a_store_directory_is_locked_while_open() {
     let _store = RocksStore::open(dir.path(), RocksOptions::default()).expect("open");
     let second = RocksStore::open(dir.path(), RocksOptions::default());
     assert!(
-        matches!(second, Err(broker_store::StoreError::Backend(_))),
+        matches!(second, Err(StoreError::Backend(_))),
         "{second:?}"
     );
 }
@@ -303,4 +312,28 @@ fn store_is_shareable() {
     fn assert_send_sync<T: Send + Sync + 'static>() {}
     assert_send_sync::<RocksStore>();
     let _: Mutex<Box<dyn Store>> = Mutex::new(Box::new(temp_store(RocksOptions::default())));
+}
+
+#[test]
+fn writes_are_refused_before_the_disk_fills() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = RocksStore::open(
+        dir.path(),
+        RocksOptions {
+            min_free_disk: u64::MAX,
+            ..RocksOptions::default()
+        },
+    )
+    .expect("open");
+    let mut batch = Batch::new();
+    batch.push(Op::PutMessage(
+        testsuite::message("q", 4, 1),
+    ));
+    match store.apply(batch) {
+        Err(StoreError::DiskFull { available, reserve }) => {
+            assert!(available < reserve);
+        }
+        other => panic!("expected DiskFull, got {other:?}"),
+    }
+    assert_eq!(store.queue_len("q").expect("len"), 0);
 }
