@@ -251,6 +251,9 @@ impl Connection {
         let wait = async {
             while full() {
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                // The storage thread re-measures after every write, empty ones included: space
+                // freed by compaction shows even when no one else writes.
+                let _ = writer.barrier().await;
             }
         };
         let ok = match cfg.send_fail_after {
@@ -442,6 +445,17 @@ impl Connection {
     /// write; only then do its messages reach their destinations and its NACKs apply.
     pub async fn commit(&mut self, tx: &str) -> Result<(), CoreError> {
         let ops = self.end_transaction(tx)?;
+        // Store flow control before anything is consumed: a refusal must leave the
+        // transaction's acknowledged messages where they were.
+        let stores = ops.iter().any(|op| {
+            matches!(op, TxOp::Send(m) if m.persistent && DestinationActor::persists(&m.destination))
+        });
+        if stores {
+            if let Err(e) = self.wait_for_store_room().await {
+                self.release_tx_acks(ops).await;
+                return Err(e);
+            }
+        }
         let mut batch = Batch::new();
         let mut sends = Vec::new();
         let mut nacks = Vec::new();
@@ -452,7 +466,6 @@ impl Connection {
                     self.mailbox(&msg.destination).await?;
                     let seq = self.broker.next_seq();
                     if let Some(op) = Self::put_record(&msg, seq) {
-                        self.wait_for_store_room().await?;
                         batch.push(op);
                     }
                     sends.push((msg, seq));

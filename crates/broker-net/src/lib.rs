@@ -167,6 +167,8 @@ pub fn core_config(cfg: &BrokerConfig) -> CoreConfig {
         max_transaction_ops: cfg.core.max_transaction_ops,
         memory_limit,
         page_size: storage.page_size,
+        // Bytes; 0 stays 0, which the core reads as no limit.
+        store_limit: storage.store_limit_bytes(),
         send_fail_after: storage.send_fail_after(),
         ..CoreConfig::default()
     }
