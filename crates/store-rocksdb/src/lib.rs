@@ -361,6 +361,10 @@ fn db_options() -> Options {
     opts.create_missing_column_families(true);
     // RocksDB keeps 1000 old info logs by default.
     opts.set_keep_log_file_num(8);
+    // The small column families are rarely flushed and would keep every WAL file alive
+    // (GBs by default); the restart replays all of it. Capping the WAL forces those
+    // flushes, which bounds recovery time (measured: 387 MB of WAL after 1M messages).
+    opts.set_max_total_wal_size(256 * 1024 * 1024);
     opts
 }
 
