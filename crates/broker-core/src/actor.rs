@@ -3,7 +3,7 @@
 //! The actor blocks for one command, drains up to [`DRAIN_BATCH`] more, then dispatches once,
 //! so a burst of sends is dispatched (and later, stored) as a group.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -121,6 +121,10 @@ pub(crate) struct DestinationActor {
     paging: bool,
     cursor: (u8, u64),
     page_size: usize,
+    /// Messages numbered up to this were stored before this broker started.
+    recovered_max: u64,
+    /// Persistent messages this actor left in the store only (paging), still to be read.
+    store_only: BTreeSet<u64>,
 }
 
 impl DestinationActor {
@@ -130,6 +134,7 @@ impl DestinationActor {
         writer: StoreWriter,
         memory: Arc<MemoryUsage>,
         page_size: usize,
+        recovered_max: u64,
     ) -> Self {
         let persist = Self::persists(&dest);
         let mode = if dest.kind().is_queue() {
@@ -150,6 +155,8 @@ impl DestinationActor {
             paging: persist,
             cursor: (u8::MAX, 0),
             page_size: page_size.max(1),
+            recovered_max,
+            store_only: BTreeSet::new(),
         }
     }
 
@@ -217,6 +224,13 @@ impl DestinationActor {
         let loaded = !records.is_empty();
         for rec in records {
             self.cursor = rec.position();
+            // A stored message is read only if it is from before the restart or this actor
+            // left it in the store. Any other was stored by a sender whose Send command is
+            // still on its way: reading it here would hold it twice. Its Send arrives behind
+            // the cursor now, so `accept` keeps it in memory.
+            if rec.seq > self.recovered_max && !self.store_only.remove(&rec.seq) {
+                continue;
+            }
             match record::from_record(&rec, &self.dest) {
                 Ok(msg) => {
                     self.hold(&msg);
@@ -470,6 +484,7 @@ impl DestinationActor {
                 self.cursor = self.last_in_memory();
             }
             if stored && self.paging && key_after(key, self.cursor) {
+                self.store_only.insert(seq);
                 return;
             }
             self.hold(&msg);

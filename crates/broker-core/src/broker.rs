@@ -72,6 +72,8 @@ pub(crate) struct Inner {
     store: Arc<dyn Store>,
     pub(crate) writer: StoreWriter,
     pub(crate) memory: Arc<MemoryUsage>,
+    /// The store's highest message number when this broker started.
+    recovered_max: u64,
     /// Broker-wide arrival numbers: orders messages within each queue and keys them in the
     /// store. Starts above the highest stored one.
     next_seq: AtomicU64,
@@ -122,6 +124,7 @@ impl Broker {
                 writer,
                 memory,
                 next_seq: AtomicU64::new(max_seq + 1),
+                recovered_max: max_seq,
                 registry: Mutex::new(HashMap::new()),
                 next_connection: AtomicU64::new(1),
                 next_consumer: AtomicU64::new(1),
@@ -232,6 +235,7 @@ impl Broker {
             self.inner.writer.clone(),
             Arc::clone(&self.inner.memory),
             self.inner.cfg.page_size,
+            self.inner.recovered_max,
         );
         tokio::spawn(actor.run(rx));
         reg.insert(
