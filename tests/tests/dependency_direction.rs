@@ -51,6 +51,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "store-rocksdb",
         ],
     ),
+    // The load generator is a STOMP client: it speaks to the broker over sockets only.
+    ("ferromq-bench", &["stomp-codec"]),
 ];
 
 /// Crates that must stay free of tokio (no I/O, no runtime).

@@ -1,0 +1,180 @@
+//! Starting and stopping a ferromq process.
+
+use std::fs::File;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use crate::Error;
+
+const LISTENING: &str = "listening protocol=stomp addr=";
+
+/// A running ferromq.
+pub struct Ferromq {
+    child: Child,
+    /// When `spawn` was called.
+    pub spawned_at: Instant,
+    listening: Option<oneshot::Receiver<(Instant, SocketAddr)>>,
+    /// WARN/ERROR lines the broker logged (at most 20 kept).
+    pub warnings: Arc<Mutex<Vec<String>>>,
+    pub log: PathBuf,
+}
+
+impl Ferromq {
+    /// Starts `bin --bind 127.0.0.1 --stomp-port <port> --data-dir <data_dir>`, its stderr
+    /// copied to `log` (appended). Port 0 lets the broker pick one.
+    pub fn spawn(bin: &Path, data_dir: &Path, port: u16, log: &Path) -> Result<Self, Error> {
+        let mut logfile = File::options()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(|e| format!("opening {}: {e}", log.display()))?;
+        let spawned_at = Instant::now();
+        let mut child = Command::new(bin)
+            .arg("--bind")
+            .arg("127.0.0.1")
+            .arg("--stomp-port")
+            .arg(port.to_string())
+            .arg("--data-dir")
+            .arg(data_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("starting {}: {e}", bin.display()))?;
+        let stderr = child.stderr.take().ok_or("no stderr pipe")?;
+        let (tx, rx) = oneshot::channel();
+        let warnings = Arc::new(Mutex::new(Vec::new()));
+        let warn = warnings.clone();
+        tokio::spawn(async move {
+            let mut tx = Some(tx);
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let _ = writeln!(logfile, "{line}");
+                if let Some(i) = line.find(LISTENING) {
+                    let rest = &line[i + LISTENING.len()..];
+                    let addr = rest.split_whitespace().next().unwrap_or("");
+                    if let (Ok(a), Some(tx)) = (addr.parse::<SocketAddr>(), tx.take()) {
+                        let _ = tx.send((Instant::now(), a));
+                    }
+                }
+                if line.contains(" WARN ") || line.contains(" ERROR ") {
+                    if let Ok(mut w) = warn.lock() {
+                        if w.len() < 20 {
+                            w.push(line.clone());
+                        }
+                    }
+                }
+            }
+        });
+        Ok(Ferromq {
+            child,
+            spawned_at,
+            listening: Some(rx),
+            warnings,
+            log: log.to_owned(),
+        })
+    }
+
+    /// Waits (at most `limit`) for the `listening protocol=stomp` log line; returns when it
+    /// was read and the address it names.
+    pub async fn listening(&mut self, limit: Duration) -> Result<(Instant, SocketAddr), Error> {
+        let rx = self.listening.take().ok_or("listening() called twice")?;
+        match tokio::time::timeout(limit, rx).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(_)) => Err(format!(
+                "ferromq exited or closed stderr before logging `{LISTENING}…` (log: {})",
+                self.log.display()
+            )
+            .into()),
+            Err(_) => Err(format!(
+                "ferromq did not log `{LISTENING}…` within {limit:?} (log: {})",
+                self.log.display()
+            )
+            .into()),
+        }
+    }
+
+    /// SIGTERM, then wait at most `limit` for the exit; SIGKILL after that. Returns how long
+    /// the graceful shutdown took and the exit status.
+    pub async fn terminate(mut self, limit: Duration) -> Result<(Duration, String), Error> {
+        let Some(pid) = self.child.id() else {
+            let st = self.child.wait().await?;
+            return Ok((Duration::ZERO, format!("had already exited ({st})")));
+        };
+        let t = Instant::now();
+        // The bench crate forbids unsafe code, so no libc::kill: use kill(1) on our own child.
+        let sent = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status()?;
+        if !sent.success() {
+            return Err(format!("kill -TERM {pid} failed").into());
+        }
+        match tokio::time::timeout(limit, self.child.wait()).await {
+            Ok(st) => Ok((t.elapsed(), st?.to_string())),
+            Err(_) => {
+                let _ = self.child.start_kill();
+                let _ = self.child.wait().await;
+                Err(format!("ferromq pid {pid} ignored SIGTERM for {limit:?}; killed it").into())
+            }
+        }
+    }
+
+    /// Resident memory of the process (VmRSS from /proc), in bytes.
+    pub fn rss(&self) -> Option<u64> {
+        let pid = self.child.id()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
+    }
+
+    pub fn warnings(&self) -> Vec<String> {
+        self.warnings.lock().map(|w| w.clone()).unwrap_or_default()
+    }
+}
+
+/// Total size of the files under `dir`, and the part of it in RocksDB write-ahead-log files
+/// (`<number>.log`), in bytes.
+pub fn dir_size(dir: &Path) -> (u64, u64) {
+    let mut total = 0;
+    let mut wal = 0;
+    let mut stack = vec![dir.to_owned()];
+    let mut visited = 0;
+    while let Some(d) = stack.pop() {
+        visited += 1;
+        if visited > 100_000 {
+            break;
+        }
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => stack.push(e.path()),
+                Ok(m) => {
+                    total += m.len();
+                    let name = e.file_name();
+                    let name = name.to_string_lossy();
+                    if let Some(stem) = name.strip_suffix(".log") {
+                        if !stem.is_empty() && stem.bytes().all(|b| b.is_ascii_digit()) {
+                            wal += m.len();
+                        }
+                    }
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    (total, wal)
+}
