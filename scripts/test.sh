@@ -82,5 +82,7 @@ stage "tests" unit_tests
 stage "doctests" cargo test --doc --workspace --locked
 stage "fuzz crate (stable check)" fuzz_check
 stage "STOMP conformance" bash conformance/stomp/run.sh
+stage "crash test (short)" bash conformance/crash/run.sh
+stage "full disk" bash conformance/diskfull/run.sh
 summary
 printf 'all stages passed\n'
