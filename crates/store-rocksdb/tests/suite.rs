@@ -293,10 +293,7 @@ fn a_store_directory_is_locked_while_open() {
     let dir = tempfile::tempdir().expect("temp dir");
     let _store = RocksStore::open(dir.path(), RocksOptions::default()).expect("open");
     let second = RocksStore::open(dir.path(), RocksOptions::default());
-    assert!(
-        matches!(second, Err(StoreError::Backend(_))),
-        "{second:?}"
-    );
+    assert!(matches!(second, Err(StoreError::Backend(_))), "{second:?}");
 }
 
 #[test]
@@ -326,9 +323,7 @@ fn writes_are_refused_before_the_disk_fills() {
     )
     .expect("open");
     let mut batch = Batch::new();
-    batch.push(Op::PutMessage(
-        testsuite::message("q", 4, 1),
-    ));
+    batch.push(Op::PutMessage(testsuite::message("q", 4, 1)));
     match store.apply(batch) {
         Err(StoreError::DiskFull { available, reserve }) => {
             assert!(available < reserve);
