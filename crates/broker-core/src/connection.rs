@@ -575,6 +575,14 @@ impl Connection {
     /// Ends the connection: open transactions roll back, unacknowledged deliveries go back to
     /// their destinations, temporary destinations are deleted.
     pub async fn close(mut self) {
+        self.release().await;
+    }
+
+    /// What [`Connection::close`] does, keeping the (now inert) handle; idempotent.
+    pub async fn release(&mut self) {
+        if self.closed {
+            return;
+        }
         self.closed = true;
         let cleanup = self.take_cleanup();
         cleanup.run().await;

@@ -93,6 +93,9 @@ async fn run(stream: TcpStream, conn: broker_core::Connection, ctx: Context) {
     let mut wbuf = BytesMut::with_capacity(8 * 1024);
     let mut versioned = false;
     loop {
+        if session.is_closing() {
+            session.release().await;
+        }
         if let Err(e) = flush(&mut session, &codec, &mut wr, &mut wbuf, ctx.write_timeout).await {
             tracing::debug!(error = %e, "write failed");
             break;

@@ -634,7 +634,14 @@ impl StompSession {
 
     /// Ends the session: transactions roll back, unacknowledged messages return to their
     /// queues, temporary destinations go away.
-    pub async fn finish(self) {
-        self.conn.close().await;
+    pub async fn finish(mut self) {
+        self.release().await;
+    }
+
+    /// What [`Self::finish`] does, before the last frames are written: the RECEIPT of a
+    /// DISCONNECT then tells the client its unacknowledged messages are back in their queues
+    /// (ActiveMQ answers only after removing the connection too).
+    pub async fn release(&mut self) {
+        self.conn.release().await;
     }
 }
