@@ -116,6 +116,23 @@ impl Batch {
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
     }
+
+    /// Rejects a batch no backend may apply, before anything is read or written: every
+    /// backend calls this first, so they all refuse the same batches.
+    pub fn validate(&self) -> Result<(), StoreError> {
+        for op in &self.ops {
+            if let Op::PutMessage(message) = op {
+                if message.priority > MAX_PRIORITY {
+                    return Err(StoreError::InvalidPriority {
+                        queue: message.queue.clone(),
+                        seq: message.seq,
+                        priority: message.priority,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Errors a backend reports.

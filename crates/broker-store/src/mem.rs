@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use crate::{Batch, DestinationRecord, MessageRecord, Op, Store, StoreError, MAX_PRIORITY};
+use crate::{Batch, DestinationRecord, MessageRecord, Op, Store, StoreError};
 
 /// A message's key within its queue. Ordering it by priority descending, then seq ascending,
 /// makes dispatch order the map's own order, so [`Store::load_queue`] is one range scan.
@@ -119,17 +119,7 @@ impl MemStore {
 
 impl Store for MemStore {
     fn apply(&self, batch: Batch) -> Result<(), StoreError> {
-        for op in &batch.ops {
-            if let Op::PutMessage(message) = op {
-                if message.priority > MAX_PRIORITY {
-                    return Err(StoreError::InvalidPriority {
-                        queue: message.queue.clone(),
-                        seq: message.seq,
-                        priority: message.priority,
-                    });
-                }
-            }
-        }
+        batch.validate()?;
         let mut state = self.state();
         for op in batch.ops {
             state.apply(op);

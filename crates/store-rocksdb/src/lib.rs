@@ -212,7 +212,7 @@ impl RocksStore {
 
 impl Store for RocksStore {
     fn apply(&self, batch: Batch) -> Result<(), StoreError> {
-        validate(&batch)?;
+        batch.validate()?;
         if let Some(e) = self.sync_state.error.get() {
             return Err(StoreError::Backend(e.clone()));
         }
@@ -326,22 +326,6 @@ impl Store for RocksStore {
     fn max_seq(&self) -> Result<u64, StoreError> {
         self.lock_writer().map(|(_, max_seq)| max_seq)
     }
-}
-
-/// Rejects a batch MemStore would reject, before anything is read or written.
-fn validate(batch: &Batch) -> Result<(), StoreError> {
-    for op in &batch.ops {
-        if let Op::PutMessage(message) = op {
-            if message.priority > MAX_PRIORITY {
-                return Err(StoreError::InvalidPriority {
-                    queue: message.queue.clone(),
-                    seq: message.seq,
-                    priority: message.priority,
-                });
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Maps a RocksDB error to [`StoreError::Backend`], naming what was being done.
