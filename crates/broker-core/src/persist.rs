@@ -142,7 +142,7 @@ fn write_group(
             let result = if req.batch.is_empty() {
                 Ok(())
             } else {
-                store.apply(req.batch)
+                store.apply(&req.batch)
             };
             done.push((req.replies, result));
         }
@@ -161,7 +161,7 @@ fn write_group(
     let result = if merged.is_empty() {
         Ok(())
     } else {
-        store.apply(merged.clone())
+        store.apply(&merged)
     };
     match result {
         Ok(()) => {
@@ -178,7 +178,7 @@ fn write_group(
             // Re-apply in the original order: a later batch may delete what an earlier
             // one put.
             for (ops, replies) in split.into_iter().rev() {
-                done.push((replies, store.apply(Batch { ops })));
+                done.push((replies, store.apply(&Batch { ops })));
             }
         }
     }

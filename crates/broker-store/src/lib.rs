@@ -185,7 +185,7 @@ pub enum StoreError {
 pub trait Store: Send + Sync + 'static {
     /// Applies every op of `batch` atomically and durably (per the backend's sync policy), in
     /// order. A batch with an invalid op fails as a whole and changes nothing.
-    fn apply(&self, batch: Batch) -> Result<(), StoreError>;
+    fn apply(&self, batch: &Batch) -> Result<(), StoreError>;
     /// Every destination recorded with [`Op::PutDestination`] and not deleted, sorted by name.
     fn destinations(&self) -> Result<Vec<DestinationRecord>, StoreError>;
     /// Up to `limit` messages of `queue` in dispatch order (priority 9..0, then seq), starting

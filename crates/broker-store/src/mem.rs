@@ -118,11 +118,11 @@ impl MemStore {
 }
 
 impl Store for MemStore {
-    fn apply(&self, batch: Batch) -> Result<(), StoreError> {
+    fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
         batch.validate()?;
         let mut state = self.state();
-        for op in batch.ops {
-            state.apply(op);
+        for op in &batch.ops {
+            state.apply(op.clone());
         }
         Ok(())
     }

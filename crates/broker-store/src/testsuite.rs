@@ -97,7 +97,7 @@ fn dispatch_key(position: (u8, u64)) -> (Reverse<u8>, u64) {
 }
 
 fn apply(store: &dyn Store, ops: Vec<Op>, what: &str) {
-    if let Err(e) = store.apply(Batch { ops }) {
+    if let Err(e) = store.apply(&Batch { ops }) {
         panic!("apply({what}) failed: {e}");
     }
 }
@@ -730,7 +730,7 @@ pub fn invalid_batch_changes_nothing(store: &dyn Store) {
     );
 
     let bad = message("q", MAX_PRIORITY + 1, 3);
-    let result = store.apply(Batch {
+    let result = store.apply(&Batch {
         ops: vec![
             Op::PutMessage(message("q", 5, 2)),
             delete("q", 5, 1),

@@ -77,25 +77,25 @@ impl<'a> RocksBatch<'a> {
 
     /// Adds one op. The caller has validated the whole batch already; what can fail here is
     /// reading the database, or finding it corrupt.
-    pub(crate) fn push(&mut self, op: Op) -> Result<(), StoreError> {
+    pub(crate) fn push(&mut self, op: &Op) -> Result<(), StoreError> {
         match op {
-            Op::PutMessage(message) => self.put_message(&message),
+            Op::PutMessage(message) => self.put_message(message),
             Op::DeleteMessage {
                 queue,
                 priority,
                 seq,
-            } => self.delete_message(&queue, priority, seq),
+            } => self.delete_message(queue, *priority, *seq),
             Op::SetRedeliveries {
                 queue,
                 priority,
                 seq,
                 redeliveries,
-            } => self.set_redeliveries(&queue, priority, seq, redeliveries),
+            } => self.set_redeliveries(queue, *priority, *seq, *redeliveries),
             Op::PutDestination(destination) => {
-                self.put_destination(&destination);
+                self.put_destination(destination);
                 Ok(())
             }
-            Op::DeleteDestination { name } => self.delete_destination(name),
+            Op::DeleteDestination { name } => self.delete_destination(name.clone()),
         }
     }
 

@@ -211,7 +211,7 @@ impl RocksStore {
 }
 
 impl Store for RocksStore {
-    fn apply(&self, batch: Batch) -> Result<(), StoreError> {
+    fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
         batch.validate()?;
         if let Some(e) = self.sync_state.error.get() {
             return Err(StoreError::Backend(e.clone()));
@@ -219,10 +219,10 @@ impl Store for RocksStore {
         if batch.is_empty() {
             return Ok(());
         }
-        self.check_disk(&batch)?;
+        self.check_disk(batch)?;
         let (mut writer, max_seq) = self.lock_writer()?;
         let mut rocks_batch = RocksBatch::new(&self.db, max_seq)?;
-        for op in batch.ops {
+        for op in &batch.ops {
             rocks_batch.push(op)?;
         }
         let (write_batch, max_seq) = rocks_batch.finish();
@@ -396,7 +396,7 @@ mod tests {
             },
         );
         store
-            .apply(Batch {
+            .apply(&Batch {
                 ops: vec![Op::PutMessage(testsuite::message("q", 1, 1))],
             })
             .expect("apply");
@@ -446,7 +446,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = open(dir.path(), SyncPolicy::Always);
         let _ = store.sync_state.error.set("disk on fire".to_owned());
-        let result = store.apply(Batch {
+        let result = store.apply(&Batch {
             ops: vec![Op::PutMessage(testsuite::message("q", 1, 1))],
         });
         assert!(
@@ -517,9 +517,9 @@ mod tests {
             }
             ops.push(put("a", 5, 1000));
             ops.push(put("gone", 0, 5000));
-            store.apply(Batch { ops }).expect("fill");
+            store.apply(&Batch { ops }).expect("fill");
             store
-                .apply(Batch {
+                .apply(&Batch {
                     ops: vec![Op::DeleteDestination {
                         name: "gone".to_owned(),
                     }],
@@ -541,7 +541,7 @@ mod tests {
         );
         // The mark is right for the write path too: a replaced message is counted once.
         store
-            .apply(Batch {
+            .apply(&Batch {
                 ops: vec![put("a", 5, 1000), put("a", 5, 1001)],
             })
             .expect("apply");
@@ -568,7 +568,7 @@ mod tests {
                 let ops = (first..first + 10_000)
                     .map(|seq| put(&names[(seq % queues) as usize], (seq % 7) as u8, seq))
                     .collect();
-                store.apply(Batch { ops }).expect("fill");
+                store.apply(&Batch { ops }).expect("fill");
             }
             drop(store);
             downgrade_to_version_1(dir.path());
@@ -600,7 +600,7 @@ mod tests {
                     ops.extend((0..len).map(|i| put(queue, 5, top - len + 1 + i)));
                     ops.push(put(queue, 0, 2));
                 }
-                store.apply(Batch { ops }).expect("fill");
+                store.apply(&Batch { ops }).expect("fill");
                 assert_eq!(
                     meta::scan_max_seq(&store.db).expect("scan"),
                     10_000,
@@ -652,7 +652,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = open(dir.path(), SyncPolicy::Always);
         store
-            .apply(Batch {
+            .apply(&Batch {
                 ops: vec![put("q", 1, 10)],
             })
             .expect("apply");
@@ -667,7 +667,7 @@ mod tests {
                 .expect("put");
         }
         store
-            .apply(Batch {
+            .apply(&Batch {
                 ops: vec![put("q", 1, 5), put("q", 1, 10), put("q", 1, 20)],
             })
             .expect("apply");
@@ -679,7 +679,7 @@ mod tests {
         assert_eq!(store.max_seq().expect("max_seq"), 20);
         // Within one batch, a put above the mark is seen by the ops after it.
         store
-            .apply(Batch {
+            .apply(&Batch {
                 ops: vec![
                     put("q", 1, 30),
                     put("q", 1, 30),
@@ -707,7 +707,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = open(dir.path(), SyncPolicy::Always);
         store
-            .apply(Batch {
+            .apply(&Batch {
                 ops: vec![put("q", 1, 7)],
             })
             .expect("apply");
@@ -716,7 +716,7 @@ mod tests {
         assert_eq!(store.max_seq().expect("max_seq"), 7);
         *store.writer.lock().expect("lock") = None;
         store
-            .apply(Batch {
+            .apply(&Batch {
                 ops: vec![put("q", 1, 7), put("q", 1, 8)],
             })
             .expect("apply");
@@ -757,7 +757,7 @@ mod tests {
             Err(StoreError::Corrupt { .. })
         ));
         // A write that needs the broken counter fails whole.
-        let result = store.apply(Batch {
+        let result = store.apply(&Batch {
             ops: vec![Op::PutMessage(testsuite::message("q", 3, 2))],
         });
         assert!(

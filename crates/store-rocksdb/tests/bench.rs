@@ -52,7 +52,7 @@ fn write(store: &RocksStore, count: u64, batch: u64) -> Duration {
         let ops = (first..(first + batch).min(count))
             .map(|seq| Op::PutMessage(message(seq, &body)))
             .collect();
-        store.apply(Batch { ops }).expect("apply");
+        store.apply(&Batch { ops }).expect("apply");
     }
     started.elapsed()
 }
@@ -182,7 +182,7 @@ fn page_through_1m() {
     let started = Instant::now();
     for chunk in deletes.chunks(1000) {
         store
-            .apply(Batch {
+            .apply(&Batch {
                 ops: chunk.to_vec(),
             })
             .expect("delete");

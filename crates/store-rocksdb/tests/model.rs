@@ -62,8 +62,8 @@ proptest! {
         for ops in batches {
             let batch = Batch { ops };
             prop_assert_eq!(
-                outcome(rocks.apply(batch.clone())),
-                outcome(mem.apply(batch.clone())),
+                outcome(rocks.apply(&batch)),
+                outcome(mem.apply(&batch)),
                 "apply {:?}", batch
             );
             prop_assert_eq!(rocks.destinations()?, mem.destinations()?);
@@ -86,12 +86,12 @@ fn ops_after_delete_destination_see_an_empty_queue() {
     let store = RocksStore::open(dir.path(), RocksOptions::default()).expect("open");
     let put = |p, s| Op::PutMessage(testsuite::message("q", p, s));
     store
-        .apply(Batch {
+        .apply(&Batch {
             ops: vec![put(1, 1), put(1, 2), put(1, 3)],
         })
         .expect("setup");
     store
-        .apply(Batch {
+        .apply(&Batch {
             ops: vec![
                 Op::DeleteDestination {
                     name: "q".to_owned(),

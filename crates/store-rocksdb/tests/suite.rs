@@ -17,7 +17,7 @@ struct TempStore {
 }
 
 impl Store for TempStore {
-    fn apply(&self, batch: Batch) -> Result<(), StoreError> {
+    fn apply(&self, batch: &Batch) -> Result<(), StoreError> {
         self.store.apply(batch)
     }
     fn destinations(&self) -> Result<Vec<DestinationRecord>, StoreError> {
@@ -124,9 +124,9 @@ fn fill(store: &dyn Store) {
         expires: u64::MAX,
         ..testsuite::message("queue://big", 9, u64::MAX)
     }));
-    store.apply(Batch { ops }).expect("fill");
+    store.apply(&Batch { ops }).expect("fill");
     store
-        .apply(Batch {
+        .apply(&Batch {
             ops: vec![
                 Op::DeleteMessage {
                     queue: "queue://a".to_owned(),
@@ -188,7 +188,7 @@ fn reopen_round_trip(sync: SyncPolicy) {
 
     // And it keeps working: the counters are right, not just the data.
     store
-        .apply(Batch {
+        .apply(&Batch {
             ops: vec![
                 Op::PutMessage(testsuite::message("queue://a", 0, 1000)),
                 Op::DeleteMessage {
@@ -232,7 +232,7 @@ fn max_seq_survives_reopen_and_deletes() {
     let store = reopen();
     assert_eq!(store.max_seq().expect("max_seq"), 0, "reopened empty store");
     store
-        .apply(Batch {
+        .apply(&Batch {
             ops: vec![put("a", 0, 41), put("a", 9, 42), put("b", 4, 17)],
         })
         .expect("puts");
@@ -241,7 +241,7 @@ fn max_seq_survives_reopen_and_deletes() {
     let store = reopen();
     assert_eq!(store.max_seq().expect("max_seq"), 42, "after reopen");
     store
-        .apply(Batch {
+        .apply(&Batch {
             ops: vec![delete("a", 9, 42), delete("a", 0, 41)],
         })
         .expect("delete the two highest");
@@ -257,7 +257,7 @@ fn max_seq_survives_reopen_and_deletes() {
     assert_eq!(store.queue_len("a").expect("len"), 0);
     // Numbering on above the mark after a restart counts every new message once.
     store
-        .apply(Batch {
+        .apply(&Batch {
             ops: vec![put("a", 0, 43), put("b", 4, 44)],
         })
         .expect("puts after restart");
@@ -279,7 +279,7 @@ fn max_seq_survives_reopen_with_periodic_sync() {
     };
     let store = RocksStore::open(dir.path(), opts.clone()).expect("open");
     store
-        .apply(Batch {
+        .apply(&Batch {
             ops: vec![Op::PutMessage(testsuite::message("q", 3, 99))],
         })
         .expect("put");
@@ -324,7 +324,7 @@ fn writes_are_refused_before_the_disk_fills() {
     .expect("open");
     let mut batch = Batch::new();
     batch.push(Op::PutMessage(testsuite::message("q", 4, 1)));
-    match store.apply(batch) {
+    match store.apply(&batch) {
         Err(StoreError::DiskFull { available, reserve }) => {
             assert!(available < reserve);
         }
