@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use crate::actor::{Command, DestinationActor};
 use crate::memory::MemoryUsage;
 use crate::persist::StoreWriter;
-use crate::{record, Connection, ConnectionId, ConsumerId, CoreError, Destination};
+use crate::{record, Connection, PolicyMap, ConnectionId, ConsumerId, CoreError, Destination};
 
 /// Tunables of the core.
 #[derive(Debug, Clone)]
@@ -41,6 +41,8 @@ pub struct CoreConfig {
     /// Most operations (SEND, ACK, NACK) one open transaction may stage; one more is refused
     /// with [`CoreError::TransactionTooLarge`].
     pub max_transaction_ops: usize,
+    /// Per-destination policies (priority, lanes, redelivery, dead-lettering, expiry).
+    pub policies: Arc<PolicyMap>,
 }
 
 impl Default for CoreConfig {
@@ -56,6 +58,7 @@ impl Default for CoreConfig {
             store_limit: 100 * 1024 * 1024 * 1024,
             send_fail_after: None,
             max_transaction_ops: 100_000,
+            policies: Arc::new(PolicyMap::default()),
         }
     }
 }

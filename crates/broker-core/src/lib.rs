@@ -26,6 +26,7 @@ mod lane;
 mod memory;
 mod message;
 mod persist;
+mod policy;
 mod record;
 
 pub use broker::{Broker, CoreConfig};
@@ -33,7 +34,11 @@ pub use connection::Connection;
 pub use consumer::{ConnectionId, ConsumerId, ConsumerSpec};
 pub use destination::{Destination, DestinationKind};
 pub use error::CoreError;
-pub use message::{BodyKind, Delivery, DeliveryTag, Message, DEFAULT_PRIORITY};
+pub use message::{BodyKind, Delivery, DeliveryTag, Message, Schedule, DEFAULT_PRIORITY};
+pub use policy::{
+    DeadLetterPolicy, DeadLetterStrategy, DestinationPattern, DestinationPolicy, PolicyEntry,
+    PolicyMap, PriorityLane, RedeliveryPolicy, DEFAULT_DLQ,
+};
 
 /// Milliseconds since the Unix epoch (JMS timestamps and expiry use this clock).
 pub fn now_ms() -> u64 {

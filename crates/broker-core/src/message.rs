@@ -49,6 +49,34 @@ pub struct Message {
     pub body_kind: BodyKind,
     /// The connection that sent it (for noLocal and diagnostics).
     pub producer: ConnectionId,
+    /// Delayed or repeated delivery (ActiveMQ's `AMQ_SCHEDULED_*` properties).
+    pub schedule: Option<Schedule>,
+    /// Where a dead-lettered message was first sent (ActiveMQ `originalDestination`).
+    pub original_destination: Option<Destination>,
+    /// Why a message was dead-lettered (ActiveMQ `dlqDeliveryFailureCause`).
+    pub failure_cause: Option<Arc<str>>,
+}
+
+/// Scheduled delivery as ActiveMQ's scheduler reads its message properties: first delivery
+/// after `delay` ms, then `repeat` more copies `period` ms apart; with `cron`, that series
+/// starts at every time the cron expression names.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Schedule {
+    /// `AMQ_SCHEDULED_DELAY`, ms.
+    pub delay: u64,
+    /// `AMQ_SCHEDULED_PERIOD`, ms.
+    pub period: u64,
+    /// `AMQ_SCHEDULED_REPEAT`: copies after the first.
+    pub repeat: u32,
+    /// `AMQ_SCHEDULED_CRON`, five fields (minute hour day-of-month month day-of-week).
+    pub cron: Option<Arc<str>>,
+}
+
+impl Schedule {
+    /// True when this schedule delivers at once, exactly once (nothing to schedule).
+    pub fn is_immediate(&self) -> bool {
+        self.delay == 0 && self.repeat == 0 && self.cron.is_none()
+    }
 }
 
 impl Message {

@@ -94,6 +94,9 @@ pub(crate) fn from_record(rec: &MessageRecord, dest: &Destination) -> Result<Mes
         body: rec.body.clone(),
         body_kind: BodyKind::Text,
         producer: ConnectionId(0),
+        schedule: None,
+        original_destination: None,
+        failure_cause: None,
     };
     let sep = rec
         .headers
@@ -145,6 +148,9 @@ mod tests {
             body: Bytes::from_static(b"\0body"),
             body_kind: BodyKind::Bytes,
             producer: ConnectionId(0),
+            schedule: None,
+            original_destination: None,
+            failure_cause: None,
         };
         let rec = to_record("queue://q", 9, &msg);
         assert_eq!(rec.seq, 9);

@@ -33,6 +33,9 @@ fn msg(conn: &mut Connection, dest: &Destination, body: &str, persistent: bool) 
         body: Bytes::copy_from_slice(body.as_bytes()),
         body_kind: BodyKind::Text,
         producer: conn.id(),
+        schedule: None,
+        original_destination: None,
+        failure_cause: None,
     }
 }
 

@@ -153,6 +153,9 @@ pub fn message_from_send(
         body: frame.body,
         body_kind,
         producer: conn.id(),
+        schedule: None,
+        original_destination: None,
+        failure_cause: None,
     })
 }
 
