@@ -1,22 +1,34 @@
 //! One task per destination owns its state; everyone else talks to it through its mailbox.
 //!
-//! The actor blocks for one command, drains up to [`DRAIN_BATCH`] more, then dispatches once,
-//! so a burst of sends is dispatched (and later, stored) as a group.
+//! The actor blocks for one command (or its next timer), drains up to [`DRAIN_BATCH`] more,
+//! then dispatches once, so a burst of sends is dispatched (and later, stored) as a group.
+//!
+//! Time-based work has no task or timer per message: messages that must wait (scheduled
+//! delivery, priority-lane delay, redelivery back-off) sit in one ordered index keyed by
+//! their due time, and the actor sleeps until the first of them, its expiry sweep, or a
+//! stalled consumer's retry, whichever comes first.
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use broker_store::{Batch, Op, Store};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::lane::{Entry, Lane, Slot};
+use crate::broker::{Inner, Lookup};
+use crate::lane::{Entry, Lane, PendingKey, Slot};
 use crate::memory::MemoryUsage;
 use crate::persist::{Durable, StoreWriter};
-use crate::record;
+use crate::record::{self, Placement};
+use crate::schedule;
 use crate::{
-    now_ms, ConnectionId, ConsumerId, CoreError, Delivery, DeliveryTag, Destination, Message,
+    Broker, Clock, ConnectionId, ConsumerId, CoreError, Delivery, DeliveryTag, Destination,
+    DestinationPolicy, Message,
 };
+
+/// The cursor value meaning "nothing read yet": before every store key.
+const BEFORE_ALL: PendingKey = (Reverse(u8::MAX), 0);
 
 /// Commands drained per dispatch round.
 const DRAIN_BATCH: usize = 256;
@@ -44,6 +56,9 @@ pub(crate) enum Command {
     Send {
         msg: Arc<Message>,
         seq: u64,
+        at: Placement,
+        /// Carried over when a message moves between destinations (dead-lettering).
+        redeliveries: u32,
         reply: Option<Reply>,
     },
     Subscribe {
@@ -83,8 +98,49 @@ pub(crate) enum Command {
     ConnectionClosed {
         conn: ConnectionId,
     },
+    /// Move dead-lettered messages (one, by message id, or all) back to where they were
+    /// first sent.
+    Redrive {
+        message_id: Option<Arc<str>>,
+        reply: oneshot::Sender<Result<usize, CoreError>>,
+    },
+    /// Report counts.
+    Stats {
+        reply: oneshot::Sender<DestinationStats>,
+    },
     /// Stop: the destination is deleted (temporary destination whose owner left).
     Delete,
+}
+
+/// What a destination holds, for operators and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DestinationStats {
+    /// Messages ready for dispatch in memory (for a topic: summed over subscribers).
+    pub pending: usize,
+    /// Messages waiting for their delivery time (scheduled, lane delay or back-off).
+    pub delayed: usize,
+    /// Persistent messages kept in the store only (paged out).
+    pub paged_out: usize,
+    /// Consumers (topic: subscribers).
+    pub consumers: usize,
+}
+
+/// Where a delayed message goes when it is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// The queue's lane.
+    Queue,
+    /// One topic subscriber (a redelivery).
+    Sub(ConsumerId),
+    /// Every topic subscriber (a scheduled topic message).
+    Fanout,
+}
+
+#[derive(Debug)]
+struct Delayed {
+    entry: Entry,
+    target: Target,
+    at: Placement,
 }
 
 struct TopicSub {
@@ -110,6 +166,20 @@ pub(crate) struct DestinationActor {
     mode: Mode,
     store: Arc<dyn Store>,
     writer: StoreWriter,
+    /// For dead-lettering and redrive (other destinations, new sequence numbers). Weak, so
+    /// actors do not keep the broker alive.
+    broker: Weak<Inner>,
+    policy: Arc<DestinationPolicy>,
+    clock: Clock,
+    /// Messages waiting for their due time, by (due ms, seq).
+    delayed: BTreeMap<(u64, u64), Delayed>,
+    /// Next expiry sweep (ms); 0 = none.
+    next_sweep: u64,
+    /// Store keys of the persistent messages this actor holds in memory (pending, with a
+    /// consumer, or delayed), so a page read never loads one twice.
+    resident: BTreeSet<PendingKey>,
+    /// State of the collision-avoidance random spread.
+    rng: u64,
     /// Persistent messages are written to the store only for durable queues.
     persist: bool,
     memory: Arc<MemoryUsage>,
@@ -119,7 +189,7 @@ pub(crate) struct DestinationActor {
     /// Invariant: every stored message at or before `cursor` is in memory (pending or held
     /// by a consumer) or consumed; those after it are in the store only.
     paging: bool,
-    cursor: (u8, u64),
+    cursor: PendingKey,
     page_size: usize,
     /// Messages numbered up to this were stored before this broker started.
     recovered_max: u64,
@@ -130,31 +200,43 @@ pub(crate) struct DestinationActor {
 impl DestinationActor {
     pub(crate) fn new(
         dest: Destination,
-        store: Arc<dyn Store>,
-        writer: StoreWriter,
-        memory: Arc<MemoryUsage>,
-        page_size: usize,
+        broker: &Broker,
+        policy: Arc<DestinationPolicy>,
         recovered_max: u64,
     ) -> Self {
+        let inner = &broker.inner;
         let persist = Self::persists(&dest);
         let mode = if dest.kind().is_queue() {
             Mode::Queue(Lane::default())
         } else {
             Mode::Topic(HashMap::new())
         };
+        let clock = inner.cfg.clock.clone();
+        let next_sweep = match policy.expire_messages_period {
+            0 => 0,
+            p => clock.now_ms().saturating_add(p),
+        };
         Self {
             store_key: dest.to_string(),
+            // Seeded per destination: spreads differ between queues and runs.
+            rng: 0x9E37_79B9_7F4A_7C15 ^ clock.now_ms() ^ (dest.name().len() as u64) << 32,
             dest,
             mode,
-            store,
-            writer,
+            store: Arc::clone(&inner.store),
+            writer: inner.writer.clone(),
+            broker: Arc::downgrade(inner),
+            policy,
+            clock,
+            delayed: BTreeMap::new(),
+            next_sweep,
+            resident: BTreeSet::new(),
             persist,
-            memory,
+            memory: Arc::clone(&inner.memory),
             held: 0,
             // A new actor has loaded nothing yet: everything stored is after the cursor.
             paging: persist,
-            cursor: (u8::MAX, 0),
-            page_size: page_size.max(1),
+            cursor: BEFORE_ALL,
+            page_size: inner.cfg.page_size.max(1),
             recovered_max,
             store_only: BTreeSet::new(),
         }
@@ -173,9 +255,11 @@ impl DestinationActor {
         self.memory.sub(c);
     }
 
-    /// Loads the next page of store-only messages once the in-memory backlog runs low and
-    /// memory allows. Runs on startup too: a restarted queue reads one page, not its whole
-    /// backlog, so recovery time does not grow with the backlog.
+    /// True when `entry` is a stored message of this destination.
+    fn is_stored(&self, entry: &Entry) -> bool {
+        self.persist && entry.msg.persistent
+    }
+
     /// Dispatches, then pages in and dispatches again for as long as consumers take what
     /// was read (a consumer with a large prefetch drains several pages without any new
     /// command arriving). True when a consumer stalled on a full channel.
@@ -188,7 +272,10 @@ impl DestinationActor {
         }
     }
 
-    /// Returns whether it read anything.
+    /// Loads the next page of store-only messages once the in-memory backlog runs low and
+    /// memory allows. Runs on startup too: a restarted queue reads one page, not its whole
+    /// backlog, so recovery time does not grow with the backlog. Returns whether it read
+    /// anything.
     async fn page_in(&mut self) -> bool {
         let Mode::Queue(lane) = &self.mode else {
             return false;
@@ -203,7 +290,7 @@ impl DestinationActor {
         }
         let store = Arc::clone(&self.store);
         let key = self.store_key.clone();
-        let after = (self.cursor.0 != u8::MAX).then_some(self.cursor);
+        let after = (self.cursor != BEFORE_ALL).then_some((self.cursor.0 .0, self.cursor.1));
         let limit = self.page_size;
         let loaded =
             tokio::task::spawn_blocking(move || store.load_queue(&key, after, limit)).await;
@@ -222,25 +309,30 @@ impl DestinationActor {
             self.paging = false;
         }
         let loaded = !records.is_empty();
+        let now = self.clock.now_ms();
         for rec in records {
-            self.cursor = rec.position();
-            // A stored message is read only if it is from before the restart or this actor
-            // left it in the store. Any other was stored by a sender whose Send command is
-            // still on its way: reading it here would hold it twice. Its Send arrives behind
-            // the cursor now, so `accept` keeps it in memory.
-            if rec.seq > self.recovered_max && !self.store_only.remove(&rec.seq) {
+            let key = (Reverse(rec.priority), rec.seq);
+            self.cursor = key;
+            // A stored message is read only if this actor left it in the store, or it is
+            // from before the restart and not in memory already. Any other was stored by a
+            // sender whose Send command is still on its way: reading it here would hold it
+            // twice. Its Send arrives behind the cursor now, so `accept` keeps it in memory.
+            let wanted = self.store_only.remove(&rec.seq)
+                || (rec.seq <= self.recovered_max && !self.resident.contains(&key));
+            if !wanted {
                 continue;
             }
             match record::from_record(&rec, &self.dest) {
-                Ok(msg) => {
+                Ok((msg, at)) => {
                     self.hold(&msg);
-                    if let Mode::Queue(lane) = &mut self.mode {
-                        lane.push(Entry {
-                            seq: rec.seq,
-                            msg: Arc::new(msg),
-                            redeliveries: rec.redeliveries,
-                        });
-                    }
+                    self.resident.insert(key);
+                    let entry = Entry {
+                        seq: rec.seq,
+                        lane: rec.priority,
+                        msg: Arc::new(msg),
+                        redeliveries: rec.redeliveries,
+                    };
+                    self.place(entry, at, Target::Queue, now);
                 }
                 Err(e) => {
                     tracing::error!(dest = %self.dest, seq = rec.seq, error = %e, "skipping unreadable stored message")
@@ -250,21 +342,63 @@ impl DestinationActor {
         loaded
     }
 
+    /// Puts an accepted or read message where it belongs: the delayed index when it is not
+    /// due yet (or is a repeating schedule), its lane(s) otherwise.
+    fn place(&mut self, entry: Entry, at: Placement, target: Target, now: u64) {
+        if at.deliver_at > now || schedule::is_job(entry.msg.schedule.as_ref(), &at) {
+            self.delayed
+                .insert((at.deliver_at, entry.seq), Delayed { entry, target, at });
+        } else {
+            self.push(entry, target);
+        }
+    }
+
+    /// Hands a due message to its lane(s).
+    fn push(&mut self, entry: Entry, target: Target) {
+        match (&mut self.mode, target) {
+            (Mode::Queue(lane), _) => lane.push(entry),
+            (Mode::Topic(subs), Target::Sub(id)) => {
+                // A subscriber that left meanwhile loses it (non-durable topic).
+                if let Some(sub) = subs.get_mut(&id) {
+                    sub.lane.push(entry);
+                }
+            }
+            (Mode::Topic(subs), _) => {
+                for sub in subs.values_mut() {
+                    if sub.no_local && sub.conn == entry.msg.producer {
+                        continue;
+                    }
+                    sub.lane.push(entry.clone());
+                    if sub.lane.pending_len() > sub.max_pending {
+                        sub.lane.discard_oldest();
+                        sub.discarded += 1;
+                        if sub.discarded.is_power_of_two() {
+                            tracing::debug!(dest = %self.dest, discarded = sub.discarded, "slow topic subscriber: discarding oldest pending messages");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         self.page_in().await;
+        self.dispatch_and_page().await;
         let mut stalled = false;
         loop {
-            let cmd = if stalled {
-                tokio::select! {
+            let cmd = match self.next_wake(stalled) {
+                Some(wake) => tokio::select! {
                     c = rx.recv() => c,
-                    () = tokio::time::sleep(STALL_RETRY) => {
-                        self.unstall();
+                    () = tokio::time::sleep_until(wake) => {
+                        if stalled {
+                            self.unstall();
+                        }
+                        self.on_timer().await;
                         stalled = self.dispatch_and_page().await;
                         continue;
                     }
-                }
-            } else {
-                rx.recv().await
+                },
+                None => rx.recv().await,
             };
             let Some(cmd) = cmd else { break };
             if !self.handle(cmd).await {
@@ -288,15 +422,191 @@ impl DestinationActor {
             if stalled {
                 self.unstall();
             }
-            self.log_requeues().await;
             stalled = self.dispatch_and_page().await;
             if !self.paging {
                 // Caught up: later pages are only needed once paging starts again.
-                self.cursor = (u8::MAX, 0);
+                self.cursor = BEFORE_ALL;
             }
         }
         self.memory.sub(self.held);
         tracing::debug!(dest = %self.dest, "destination actor stopped");
+    }
+
+    /// When the actor must wake without a command: a stalled consumer's retry, the first
+    /// delayed message, or the expiry sweep.
+    fn next_wake(&self, stalled: bool) -> Option<tokio::time::Instant> {
+        let mut wake = None;
+        if stalled {
+            wake = Some(tokio::time::Instant::now() + STALL_RETRY);
+        }
+        let mut due = self.delayed.keys().next().map(|(t, _)| *t);
+        if self.next_sweep != 0 {
+            due = Some(due.map_or(self.next_sweep, |d| d.min(self.next_sweep)));
+        }
+        if let Some(t) = due {
+            let at = self.clock.instant_at(t);
+            wake = Some(wake.map_or(at, |w: tokio::time::Instant| w.min(at)));
+        }
+        wake
+    }
+
+    /// Releases due delayed messages and runs the expiry sweep when it is time.
+    async fn on_timer(&mut self) {
+        let now = self.clock.now_ms();
+        self.fire_due(now).await;
+        if self.next_sweep != 0 && self.next_sweep <= now {
+            self.next_sweep = now.saturating_add(self.policy.expire_messages_period);
+            self.sweep_expired(now).await;
+        }
+    }
+
+    /// Moves every delayed message whose time has come to its lane. A repeating scheduled
+    /// message delivers a copy and stays scheduled for its next firing.
+    async fn fire_due(&mut self, now: u64) {
+        let mut batch = Batch::new();
+        let mut expired = Vec::new();
+        while let Some(first) = self.delayed.first_entry() {
+            if first.key().0 > now {
+                break;
+            }
+            let Delayed { entry, target, at } = first.remove();
+            if entry.msg.is_expired(now) {
+                expired.push(entry);
+                continue;
+            }
+            if !schedule::is_job(entry.msg.schedule.as_ref(), &at) {
+                self.push(entry, target);
+                continue;
+            }
+            self.fire_job(entry, target, at, now, &mut batch);
+        }
+        self.writer.write(batch, Vec::new()).await;
+        if !expired.is_empty() {
+            self.expire(expired).await;
+        }
+    }
+
+    /// One firing of a repeating schedule: a copy (a message of its own, new id and number)
+    /// is delivered; the schedule moves to its next firing under a new number, in the same
+    /// store write, so a crash never loses or doubles a firing.
+    fn fire_job(&mut self, job: Entry, target: Target, at: Placement, now: u64, batch: &mut Batch) {
+        let Some(inner) = self.broker.upgrade() else {
+            return;
+        };
+        let broker = Broker { inner };
+        let stored = self.is_stored(&job);
+        let copy_seq = broker.next_seq();
+        let mut copy = (*job.msg).clone();
+        copy.id = Arc::from(format!("{}:{copy_seq}", job.msg.id));
+        copy.schedule = None;
+        let copy_at = Placement {
+            lane: job.lane,
+            deliver_at: 0,
+            repeats_left: 0,
+        };
+        let copy_entry = Entry {
+            seq: copy_seq,
+            lane: job.lane,
+            msg: Arc::new(copy),
+            redeliveries: 0,
+        };
+        if stored {
+            batch.push(Op::PutMessage(record::to_record(
+                &self.store_key,
+                copy_seq,
+                &copy_entry.msg,
+                copy_at,
+            )));
+            self.resident.insert(copy_entry.key());
+        }
+        if let Mode::Queue(_) = self.mode {
+            self.hold(&copy_entry.msg);
+        }
+        self.push(copy_entry, target);
+        let next = schedule::next_firing(job.msg.schedule.as_ref(), &at, at.deliver_at, now);
+        if stored {
+            self.resident.remove(&job.key());
+            batch.push(Op::DeleteMessage {
+                queue: self.store_key.clone(),
+                priority: job.lane,
+                seq: job.seq,
+            });
+        }
+        let Some(next) = next else {
+            // The schedule names no later time: it is done.
+            self.release(std::slice::from_ref(&job));
+            return;
+        };
+        let seq = broker.next_seq();
+        let job = Entry { seq, ..job };
+        if stored {
+            batch.push(Op::PutMessage(record::to_record(
+                &self.store_key,
+                seq,
+                &job.msg,
+                next,
+            )));
+            self.resident.insert(job.key());
+        }
+        self.delayed.insert(
+            (next.deliver_at, seq),
+            Delayed {
+                entry: job,
+                target,
+                at: next,
+            },
+        );
+    }
+
+    /// Takes expired messages out of every lane and the delayed index.
+    async fn sweep_expired(&mut self, now: u64) {
+        let mut expired = Vec::new();
+        match &mut self.mode {
+            Mode::Queue(lane) => expired.extend(lane.take_pending(|e| e.msg.is_expired(now))),
+            Mode::Topic(subs) => {
+                for sub in subs.values_mut() {
+                    expired.extend(sub.lane.take_pending(|e| e.msg.is_expired(now)));
+                }
+            }
+        }
+        let keys: Vec<_> = self
+            .delayed
+            .iter()
+            .filter(|(_, d)| d.entry.msg.is_expired(now))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in keys {
+            if let Some(d) = self.delayed.remove(&k) {
+                expired.push(d.entry);
+            }
+        }
+        if !expired.is_empty() {
+            self.expire(expired).await;
+        }
+    }
+
+    /// Expired messages are never delivered: dead-lettered per `processExpired`, else
+    /// dropped.
+    async fn expire(&mut self, entries: Vec<Entry>) {
+        if self.policy.dead_letter.process_expired {
+            let cause: Arc<str> = Arc::from("expired");
+            self.dead_letter(
+                entries
+                    .into_iter()
+                    .map(|e| (e, Arc::clone(&cause)))
+                    .collect(),
+            )
+            .await;
+        } else {
+            self.drop_entries(entries).await;
+        }
+    }
+
+    /// Removes messages for good (memory and store).
+    async fn drop_entries(&mut self, entries: Vec<Entry>) {
+        self.release(&entries);
+        let batch = self.removals(&entries);
+        self.writer.write(batch, Vec::new()).await;
     }
 
     fn unstall(&mut self) {
@@ -308,38 +618,45 @@ impl DestinationActor {
 
     /// Runs a dispatch pass; true when some consumer stalled on a full channel.
     async fn dispatch(&mut self) -> bool {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let mut stalled = false;
         let mut expired = Vec::new();
+        let mut returned = Vec::new();
         match &mut self.mode {
             Mode::Queue(lane) => {
                 let d = lane.dispatch(now);
                 stalled = d.stalled;
                 expired = d.expired;
+                returned = d.returned.into_iter().map(|e| (e, Target::Queue)).collect();
             }
             Mode::Topic(subs) => {
-                for sub in subs.values_mut() {
+                for (id, sub) in subs.iter_mut() {
                     let d = sub.lane.dispatch(now);
                     stalled |= d.stalled;
+                    expired.extend(d.expired);
+                    returned.extend(d.returned.into_iter().map(|e| (e, Target::Sub(*id))));
                 }
             }
         }
         if !expired.is_empty() {
-            self.release(&expired);
-            let batch = self.removals(&expired);
-            self.writer.write(batch, Vec::new()).await;
+            self.expire(expired).await;
+        }
+        if !returned.is_empty() {
+            self.redeliver(returned).await;
         }
         stalled
     }
 
-    /// Store removals for consumed or expired messages (only persistent ones are stored).
-    fn removals(&self, entries: &[Entry]) -> Batch {
+    /// Store removals for consumed, dropped or moved messages (only persistent ones of
+    /// durable queues are stored).
+    fn removals(&mut self, entries: &[Entry]) -> Batch {
         let mut batch = Batch::new();
-        if self.persist {
-            for e in entries.iter().filter(|e| e.msg.persistent) {
+        for e in entries {
+            if self.is_stored(e) {
+                self.resident.remove(&e.key());
                 batch.push(Op::DeleteMessage {
                     queue: self.store_key.clone(),
-                    priority: record::store_lane(&e.msg),
+                    priority: e.lane,
                     seq: e.seq,
                 });
             }
@@ -347,32 +664,242 @@ impl DestinationActor {
         batch
     }
 
-    /// Keeps the stored redelivery counts of requeued persistent messages current.
-    async fn log_requeues(&mut self) {
-        let Mode::Queue(lane) = &mut self.mode else {
+    /// Messages given back (NACK, a consumer that left with them unacknowledged): counted,
+    /// then dead-lettered past `maximumRedeliveries`, else redelivered after the policy's
+    /// back-off. A message waiting out its back-off sits in the delayed index, so it never
+    /// holds up the messages behind it.
+    async fn redeliver(&mut self, entries: Vec<(Entry, Target)>) {
+        let now = self.clock.now_ms();
+        let mut counts = Batch::new();
+        let mut dead = Vec::new();
+        for (mut entry, target) in entries {
+            entry.redeliveries = entry.redeliveries.saturating_add(1);
+            let n = entry.redeliveries;
+            let policy = Arc::clone(&self.policy);
+            let policy = &policy.redelivery;
+            // A message dead-lettered once is not dead-lettered again (no DLQ of a DLQ):
+            // it stays where it is and is redelivered.
+            if policy.exceeded(n) && entry.msg.original_destination.is_none() {
+                let cause = format!(
+                    "Delivery[{n}] exceeds redelivery policy limit: maximumRedeliveries = {}",
+                    policy.maximum_redeliveries
+                );
+                dead.push((entry, Arc::from(cause)));
+                continue;
+            }
+            let delay = policy.delay_for(n, self.spread());
+            if self.is_stored(&entry) {
+                counts.push(Op::SetRedeliveries {
+                    queue: self.store_key.clone(),
+                    priority: entry.lane,
+                    seq: entry.seq,
+                    redeliveries: n,
+                });
+            }
+            if delay == 0 {
+                self.push(entry, target);
+            } else {
+                let at = Placement {
+                    lane: entry.lane,
+                    deliver_at: now.saturating_add(delay),
+                    repeats_left: 0,
+                };
+                self.delayed
+                    .insert((at.deliver_at, entry.seq), Delayed { entry, target, at });
+            }
+        }
+        self.writer.write(counts, Vec::new()).await;
+        if !dead.is_empty() {
+            self.dead_letter(dead).await;
+        }
+    }
+
+    /// A value in [-1, 1) for collision avoidance (xorshift; quality is not a concern).
+    fn spread(&mut self) -> f64 {
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        (x >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+    }
+
+    /// Moves messages to this destination's dead-letter destination (per its strategy), or
+    /// drops them when the strategy discards them or they are non-persistent and
+    /// `processNonPersistent` is off. The removal here and the put there are one store write.
+    async fn dead_letter(&mut self, entries: Vec<(Entry, Arc<str>)>) {
+        let dlq = self
+            .policy
+            .dead_letter
+            .strategy
+            .dead_letter_destination(&self.dest);
+        let mut moved = Vec::new();
+        let mut dropped = Vec::new();
+        for (entry, cause) in entries {
+            let keep = entry.msg.persistent || self.policy.dead_letter.process_non_persistent;
+            match &dlq {
+                // Its own DLQ (a message sent straight to the DLQ): redelivered, not lost.
+                Some(d) if *d == self.dest => self.push(entry, Target::Queue),
+                Some(d) if keep => {
+                    let mut msg = (*entry.msg).clone();
+                    msg.original_destination = Some(self.dest.clone());
+                    msg.failure_cause = Some(cause);
+                    msg.destination = d.clone();
+                    // A dead-lettered message never expires (ActiveMQ's default
+                    // `expiration="0"` on dead-letter strategies).
+                    msg.expires = 0;
+                    msg.schedule = None;
+                    moved.push((entry, msg));
+                }
+                _ => dropped.push(entry),
+            }
+        }
+        if !dropped.is_empty() {
+            tracing::debug!(dest = %self.dest, count = dropped.len(), "dropping undeliverable messages");
+            self.drop_entries(dropped).await;
+        }
+        if let Some(d) = dlq.filter(|d| *d != self.dest) {
+            if !moved.is_empty() {
+                tracing::info!(dest = %self.dest, dlq = %d, count = moved.len(), "dead-lettering messages");
+                self.move_to(&d, moved, true).await;
+            }
+        }
+    }
+
+    /// Moves messages to `to`: this destination's removal and `to`'s put in one store write,
+    /// then the messages are handed to `to`'s actor. `keep_count` carries the redelivery
+    /// count over (dead-lettering) instead of starting again (redrive).
+    async fn move_to(&mut self, to: &Destination, moves: Vec<(Entry, Message)>, keep_count: bool) {
+        let Some(inner) = self.broker.upgrade() else {
             return;
         };
-        let requeued = lane.take_requeued();
-        if requeued.is_empty() || !self.persist {
-            return;
-        }
-        let mut batch = Batch::new();
-        for (priority, seq, redeliveries) in requeued {
-            batch.push(Op::SetRedeliveries {
-                queue: self.store_key.clone(),
-                priority,
+        let broker = Broker { inner };
+        let how = if to.kind().is_temporary() {
+            Lookup::Existing
+        } else {
+            Lookup::Create(None)
+        };
+        let found = match broker.lookup(to, how) {
+            Ok(f) => f,
+            Err(e) => {
+                // The target is gone (a temporary destination): keep the messages here.
+                tracing::warn!(dest = %self.dest, to = %to, error = %e, "cannot move messages; keeping them");
+                for (entry, _) in moves {
+                    self.push(entry, Target::Queue);
+                }
+                return;
+            }
+        };
+        let mut batch = if found.created {
+            Broker::destination_record(to).unwrap_or_default()
+        } else {
+            Batch::new()
+        };
+        let mut sends = Vec::with_capacity(moves.len());
+        let mut entries = Vec::with_capacity(moves.len());
+        for (entry, msg) in moves {
+            let seq = broker.next_seq();
+            // Lane delays apply to new sends only: a moved message is due at once.
+            let at = Placement {
+                lane: record::store_lane(&msg, found.policy.prioritized_messages),
+                deliver_at: 0,
+                repeats_left: 0,
+            };
+            let redeliveries = if keep_count { entry.redeliveries } else { 0 };
+            if msg.persistent && Self::persists(to) {
+                let mut rec = record::to_record(&to.to_string(), seq, &msg, at);
+                rec.redeliveries = redeliveries;
+                batch.push(Op::PutMessage(rec));
+            }
+            sends.push(Command::Send {
+                msg: Arc::new(msg),
                 seq,
+                at,
                 redeliveries,
+                reply: None,
             });
+            entries.push(entry);
         }
+        self.release(&entries);
+        batch.ops.extend(self.removals(&entries).ops);
         self.writer.write(batch, Vec::new()).await;
+        for cmd in sends {
+            // Never wait on another actor's full mailbox from inside an actor: two actors
+            // moving messages to each other would deadlock.
+            match found.tx.try_send(cmd) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(cmd)) => {
+                    let tx = found.tx.clone();
+                    tokio::spawn(async move {
+                        let _ = tx.send(cmd).await;
+                    });
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    tracing::warn!(to = %to, "destination stopped while messages moved to it");
+                }
+            }
+        }
+    }
+
+    /// Moves dead-lettered messages back to their original destinations; returns how many.
+    async fn redrive(&mut self, message_id: Option<&str>) -> usize {
+        let mut total = 0;
+        loop {
+            let picked = match &mut self.mode {
+                Mode::Queue(lane) => lane.take_pending(|e| {
+                    e.msg.original_destination.is_some()
+                        && message_id.is_none_or(|id| *e.msg.id == *id)
+                }),
+                Mode::Topic(_) => Vec::new(),
+            };
+            // Group by target so each gets one store write.
+            let mut by_target: HashMap<Destination, Vec<(Entry, Message)>> = HashMap::new();
+            for entry in picked {
+                let mut msg = (*entry.msg).clone();
+                let Some(to) = msg.original_destination.take() else {
+                    continue;
+                };
+                msg.failure_cause = None;
+                msg.destination = to.clone();
+                by_target.entry(to).or_default().push((entry, msg));
+            }
+            for (to, moves) in by_target {
+                total += moves.len();
+                self.move_to(&to, moves, false).await;
+            }
+            if (message_id.is_some() && total > 0) || !self.page_in().await {
+                return total;
+            }
+        }
+    }
+
+    fn stats(&self) -> DestinationStats {
+        let (pending, consumers) = match &self.mode {
+            Mode::Queue(lane) => (lane.pending_len(), lane.consumer_count()),
+            Mode::Topic(subs) => (
+                subs.values().map(|s| s.lane.pending_len()).sum(),
+                subs.len(),
+            ),
+        };
+        DestinationStats {
+            pending,
+            delayed: self.delayed.len(),
+            paged_out: self.store_only.len(),
+            consumers,
+        }
     }
 
     /// Handles one command; false means stop the actor.
     async fn handle(&mut self, cmd: Command) -> bool {
         match cmd {
-            Command::Send { msg, seq, reply } => {
-                self.accept(msg, seq);
+            Command::Send {
+                msg,
+                seq,
+                at,
+                redeliveries,
+                reply,
+            } => {
+                self.accept(msg, seq, at, redeliveries);
                 if let Some(reply) = reply {
                     let _ = reply.send(Ok(()));
                 }
@@ -399,14 +926,15 @@ impl DestinationActor {
                 let _ = reply.send(Ok(()));
             }
             Command::Unsubscribe { id, reply } => {
-                match &mut self.mode {
-                    Mode::Queue(lane) => {
-                        lane.remove_consumer(id);
-                    }
+                let returned = match &mut self.mode {
+                    Mode::Queue(lane) => lane.remove_consumer(id).unwrap_or_default(),
                     Mode::Topic(subs) => {
                         subs.remove(&id);
+                        Vec::new()
                     }
-                }
+                };
+                self.redeliver(returned.into_iter().map(|e| (e, Target::Queue)).collect())
+                    .await;
                 if let Some(reply) = reply {
                     let _ = reply.send(Ok(()));
                 }
@@ -429,8 +957,13 @@ impl DestinationActor {
                 let _ = reply.send(self.consume(id, tag, cumulative).ops);
             }
             Command::Nack { id, tag, reply } => {
-                if let Some(lane) = self.lane_of(id) {
-                    lane.nack(id, tag);
+                let target = match self.mode {
+                    Mode::Queue(_) => Target::Queue,
+                    Mode::Topic(_) => Target::Sub(id),
+                };
+                let entry = self.lane_of(id).and_then(|lane| lane.nack(id, tag));
+                if let Some(entry) = entry {
+                    self.redeliver(vec![(entry, target)]).await;
                 }
                 if let Some(reply) = reply {
                     let _ = reply.send(Ok(()));
@@ -446,10 +979,24 @@ impl DestinationActor {
                     lane.tx_mark(id, tag, cumulative, hold);
                 }
             }
-            Command::ConnectionClosed { conn } => match &mut self.mode {
-                Mode::Queue(lane) => lane.remove_connection(conn),
-                Mode::Topic(subs) => subs.retain(|_, s| s.conn != conn),
-            },
+            Command::ConnectionClosed { conn } => {
+                let returned = match &mut self.mode {
+                    Mode::Queue(lane) => lane.remove_connection(conn),
+                    Mode::Topic(subs) => {
+                        subs.retain(|_, s| s.conn != conn);
+                        Vec::new()
+                    }
+                };
+                self.redeliver(returned.into_iter().map(|e| (e, Target::Queue)).collect())
+                    .await;
+            }
+            Command::Redrive { message_id, reply } => {
+                let n = self.redrive(message_id.as_deref()).await;
+                let _ = reply.send(Ok(n));
+            }
+            Command::Stats { reply } => {
+                let _ = reply.send(self.stats());
+            }
             Command::Delete => return false,
         }
         true
@@ -472,69 +1019,67 @@ impl DestinationActor {
         }
     }
 
-    /// Takes a sent message into the pending lane(s). A durable queue that is paging leaves
-    /// a persistent message after its cursor in the store (it was stored by its sender).
-    fn accept(&mut self, msg: Arc<Message>, seq: u64) {
-        if let Mode::Queue(_) = self.mode {
-            let stored = self.persist && msg.persistent;
-            let key = (record::store_lane(&msg), seq);
-            if stored && !self.paging && self.memory.is_full() {
-                // Start paging: everything stored so far is in memory.
-                self.paging = true;
-                self.cursor = self.last_in_memory();
-            }
-            if stored && self.paging && key_after(key, self.cursor) {
+    /// Takes a sent message in. A durable queue that is paging leaves a persistent message
+    /// after its cursor in the store (it was stored by its sender). One that would go
+    /// before the cursor (a higher priority than what is paged out) while memory is full
+    /// also stays in the store: the cursor moves back to just before it, and the pending
+    /// messages after the new cursor are dropped from memory to be read again later, so
+    /// memory stays bounded and store order stays dispatch order.
+    fn accept(&mut self, msg: Arc<Message>, seq: u64, at: Placement, redeliveries: u32) {
+        let entry = Entry {
+            seq,
+            lane: at.lane,
+            msg,
+            redeliveries,
+        };
+        let now = self.clock.now_ms();
+        if let Mode::Topic(_) = self.mode {
+            self.place(entry, at, Target::Fanout, now);
+            return;
+        }
+        let stored = self.is_stored(&entry);
+        let key = entry.key();
+        if stored && !self.paging && self.memory.is_full() {
+            // Start paging: everything stored so far is in memory.
+            self.paging = true;
+            self.cursor = self.resident.last().copied().unwrap_or(BEFORE_ALL);
+        }
+        if stored && self.paging {
+            if key > self.cursor {
                 self.store_only.insert(seq);
                 return;
             }
-            self.hold(&msg);
-        }
-        match &mut self.mode {
-            Mode::Queue(lane) => lane.push(Entry {
-                seq,
-                msg,
-                redeliveries: 0,
-            }),
-            Mode::Topic(subs) => {
-                for sub in subs.values_mut() {
-                    if sub.no_local && sub.conn == msg.producer {
-                        continue;
-                    }
-                    sub.lane.push(Entry {
-                        seq,
-                        msg: Arc::clone(&msg),
-                        redeliveries: 0,
-                    });
-                    if sub.lane.pending_len() > sub.max_pending {
-                        sub.lane.discard_oldest();
-                        sub.discarded += 1;
-                        if sub.discarded.is_power_of_two() {
-                            tracing::debug!(dest = %self.dest, discarded = sub.discarded, "slow topic subscriber: discarding oldest pending messages");
-                        }
-                    }
-                }
+            if self.memory.is_full() {
+                self.store_only.insert(seq);
+                self.cursor = (key.0, seq - 1);
+                self.evict_after_cursor();
+                return;
             }
         }
+        self.hold(&entry.msg);
+        if stored {
+            self.resident.insert(key);
+        }
+        self.place(entry, at, Target::Queue, now);
     }
 
-    /// The store position of the newest message held in memory: the cursor when paging
-    /// starts.
-    fn last_in_memory(&self) -> (u8, u64) {
-        match &self.mode {
-            Mode::Queue(lane) => lane
-                .max_seq()
-                .map_or((record::STORE_LANE, 0), |seq| (record::STORE_LANE, seq)),
-            Mode::Topic(_) => (record::STORE_LANE, 0),
+    /// Drops the stored pending messages after the cursor from memory; they are read again
+    /// in order by later pages.
+    fn evict_after_cursor(&mut self) {
+        let Mode::Queue(lane) = &mut self.mode else {
+            return;
+        };
+        let persist = self.persist;
+        let evicted = lane.take_after(self.cursor, |e| persist && e.msg.persistent);
+        for e in &evicted {
+            self.resident.remove(&e.key());
+            self.store_only.insert(e.seq);
         }
+        self.release(&evicted);
     }
 
     /// True when `dest`'s persistent messages are stored (durable queues).
     pub(crate) fn persists(dest: &Destination) -> bool {
         dest.kind() == crate::DestinationKind::Queue
     }
-}
-
-/// Store order: lane 9 first, then by seq.
-fn key_after(a: (u8, u64), b: (u8, u64)) -> bool {
-    (std::cmp::Reverse(a.0), a.1) > (std::cmp::Reverse(b.0), b.1)
 }

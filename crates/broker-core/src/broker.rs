@@ -7,10 +7,14 @@ use std::sync::{Arc, Mutex};
 use broker_store::{Batch, DestinationRecord, Op, Store};
 use tokio::sync::mpsc;
 
+use crate::actor::DestinationStats;
 use crate::actor::{Command, DestinationActor};
 use crate::memory::MemoryUsage;
 use crate::persist::StoreWriter;
-use crate::{record, Connection, PolicyMap, ConnectionId, ConsumerId, CoreError, Destination};
+use crate::{
+    record, Clock, Connection, ConnectionId, ConsumerId, CoreError, Destination, DestinationPolicy,
+    PolicyMap,
+};
 
 /// Tunables of the core.
 #[derive(Debug, Clone)]
@@ -43,6 +47,8 @@ pub struct CoreConfig {
     pub max_transaction_ops: usize,
     /// Per-destination policies (priority, lanes, redelivery, dead-lettering, expiry).
     pub policies: Arc<PolicyMap>,
+    /// Time source for expiry, scheduling and back-off.
+    pub clock: Clock,
 }
 
 impl Default for CoreConfig {
@@ -59,6 +65,7 @@ impl Default for CoreConfig {
             send_fail_after: None,
             max_transaction_ops: 100_000,
             policies: Arc::new(PolicyMap::default()),
+            clock: Clock::system(),
         }
     }
 }
@@ -68,11 +75,13 @@ pub(crate) struct DestEntry {
     pub(crate) tx: mpsc::Sender<Command>,
     /// Owner of a temporary destination.
     pub(crate) owner: Option<ConnectionId>,
+    /// The destination's resolved policy (senders need its priority and lane settings).
+    pub(crate) policy: Arc<DestinationPolicy>,
 }
 
 pub(crate) struct Inner {
     pub(crate) cfg: CoreConfig,
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
     pub(crate) writer: StoreWriter,
     pub(crate) memory: Arc<MemoryUsage>,
     /// The store's highest message number when this broker started.
@@ -152,6 +161,60 @@ impl Broker {
         Ok(broker)
     }
 
+    /// The core clock's now, in ms since the Unix epoch.
+    pub fn now_ms(&self) -> u64 {
+        self.inner.cfg.clock.now_ms()
+    }
+
+    /// The policy that applies to `dest` (as its actor uses it, once it exists).
+    pub fn policy(&self, dest: &Destination) -> Arc<DestinationPolicy> {
+        match self.registry().get(dest) {
+            Some(e) => Arc::clone(&e.policy),
+            None => self.inner.cfg.policies.resolve(dest),
+        }
+    }
+
+    /// Redrive: moves dead-lettered messages of queue `dlq` (all of them, or the one with
+    /// `message_id`) back to the destinations they were first sent to, each as a new
+    /// message there (redelivery count reset) in one store write with its removal here.
+    /// Messages a consumer holds are not moved. Returns how many moved.
+    pub async fn redrive(
+        &self,
+        dlq: &Destination,
+        message_id: Option<&str>,
+    ) -> Result<usize, CoreError> {
+        let tx = self.existing(dlq)?;
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        tx.send(Command::Redrive {
+            message_id: message_id.map(Arc::from),
+            reply,
+        })
+        .await
+        .map_err(|_| CoreError::ShuttingDown)?;
+        rx.await.map_err(|_| CoreError::ShuttingDown)?
+    }
+
+    /// Counts of what `dest` holds.
+    pub async fn stats(&self, dest: &Destination) -> Result<DestinationStats, CoreError> {
+        let tx = self.existing(dest)?;
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        tx.send(Command::Stats { reply })
+            .await
+            .map_err(|_| CoreError::ShuttingDown)?;
+        rx.await.map_err(|_| CoreError::ShuttingDown)
+    }
+
+    fn existing(&self, dest: &Destination) -> Result<mpsc::Sender<Command>, CoreError> {
+        if self.is_shutting_down() {
+            return Err(CoreError::ShuttingDown);
+        }
+        self.registry()
+            .get(dest)
+            .filter(|e| !e.tx.is_closed())
+            .map(|e| e.tx.clone())
+            .ok_or_else(|| CoreError::NoSuchDestination(dest.clone()))
+    }
+
     /// The next broker-wide arrival number.
     pub(crate) fn next_seq(&self) -> u64 {
         self.inner.next_seq.fetch_add(1, Ordering::Relaxed)
@@ -223,6 +286,7 @@ impl Broker {
                 return Ok(Found {
                     tx: e.tx.clone(),
                     owner: e.owner,
+                    policy: Arc::clone(&e.policy),
                     created: false,
                 });
             }
@@ -232,12 +296,11 @@ impl Broker {
             Lookup::Create(owner) => owner,
         };
         let (tx, rx) = mpsc::channel(self.inner.cfg.mailbox_capacity);
+        let policy = self.inner.cfg.policies.resolve(dest);
         let actor = DestinationActor::new(
             dest.clone(),
-            Arc::clone(&self.inner.store),
-            self.inner.writer.clone(),
-            Arc::clone(&self.inner.memory),
-            self.inner.cfg.page_size,
+            self,
+            Arc::clone(&policy),
             self.inner.recovered_max,
         );
         tokio::spawn(actor.run(rx));
@@ -246,11 +309,13 @@ impl Broker {
             DestEntry {
                 tx: tx.clone(),
                 owner,
+                policy: Arc::clone(&policy),
             },
         );
         Ok(Found {
             tx,
             owner,
+            policy,
             created: true,
         })
     }
@@ -275,6 +340,7 @@ impl Broker {
 pub(crate) struct Found {
     pub(crate) tx: mpsc::Sender<Command>,
     pub(crate) owner: Option<ConnectionId>,
+    pub(crate) policy: Arc<DestinationPolicy>,
     /// This lookup created the destination.
     pub(crate) created: bool,
 }

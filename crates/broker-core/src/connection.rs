@@ -9,11 +9,19 @@ use broker_store::{Batch, Op};
 
 use crate::actor::{Command, DestinationActor, Register};
 use crate::broker::Lookup;
-use crate::record;
+use crate::record::{self, Placement};
+use crate::schedule;
 use crate::{
     Broker, ConnectionId, ConsumerId, ConsumerSpec, CoreError, Delivery, DeliveryTag, Destination,
-    DestinationKind, Message,
+    DestinationKind, DestinationPolicy, Message,
 };
+
+/// A destination's mailbox with the policy its messages are placed by.
+#[derive(Debug, Clone)]
+struct Mailbox {
+    tx: mpsc::Sender<Command>,
+    policy: Arc<DestinationPolicy>,
+}
 
 /// Bound on the per-connection cache of destination mailboxes; cleared when exceeded so a
 /// client cycling through names cannot grow it without limit.
@@ -21,7 +29,7 @@ const CACHE_LIMIT: usize = 1024;
 
 #[derive(Debug)]
 enum TxOp {
-    Send(Message),
+    Send(Box<Message>),
     Ack {
         id: ConsumerId,
         tag: DeliveryTag,
@@ -48,7 +56,7 @@ pub struct Connection {
     id: ConnectionId,
     deliveries_tx: mpsc::Sender<Delivery>,
     deliveries_rx: mpsc::Receiver<Delivery>,
-    cache: HashMap<Destination, mpsc::Sender<Command>>,
+    cache: HashMap<Destination, Mailbox>,
     consumers: HashMap<ConsumerId, ConsumerEntry>,
     txs: HashMap<String, Vec<TxOp>>,
     temps: Vec<Destination>,
@@ -108,9 +116,13 @@ impl Connection {
     /// created durable queue is recorded through the storage thread before anything else is
     /// stored for it (the thread applies requests in order).
     async fn mailbox(&mut self, dest: &Destination) -> Result<mpsc::Sender<Command>, CoreError> {
-        if let Some(tx) = self.cache.get(dest) {
-            if !tx.is_closed() {
-                return Ok(tx.clone());
+        Ok(self.mailbox_with_policy(dest).await?.tx)
+    }
+
+    async fn mailbox_with_policy(&mut self, dest: &Destination) -> Result<Mailbox, CoreError> {
+        if let Some(m) = self.cache.get(dest) {
+            if !m.tx.is_closed() {
+                return Ok(m.clone());
             }
             self.cache.remove(dest);
         }
@@ -133,8 +145,12 @@ impl Connection {
         if self.cache.len() >= CACHE_LIMIT {
             self.cache.clear();
         }
-        self.cache.insert(dest.clone(), found.tx.clone());
-        Ok(found.tx)
+        let m = Mailbox {
+            tx: found.tx,
+            policy: found.policy,
+        };
+        self.cache.insert(dest.clone(), m.clone());
+        Ok(m)
     }
 
     async fn deliver(tx: &mpsc::Sender<Command>, cmd: Command) -> Result<(), CoreError> {
@@ -154,17 +170,24 @@ impl Connection {
         tx: Option<&str>,
         confirm: bool,
     ) -> Result<(), CoreError> {
+        schedule::validate(&msg)?;
         if let Some(t) = tx {
-            self.tx_ops(t)?.push(TxOp::Send(msg));
+            self.tx_ops(t)?.push(TxOp::Send(Box::new(msg)));
             return Ok(());
         }
         self.route(msg, confirm).await
     }
 
     /// The store write that keeps `msg` (numbered `seq`) across a restart, if it needs one.
-    fn put_record(msg: &Message, seq: u64) -> Option<Op> {
-        (msg.persistent && DestinationActor::persists(&msg.destination))
-            .then(|| Op::PutMessage(record::to_record(&msg.destination.to_string(), seq, msg)))
+    fn put_record(msg: &Message, seq: u64, at: Placement) -> Option<Op> {
+        (msg.persistent && DestinationActor::persists(&msg.destination)).then(|| {
+            Op::PutMessage(record::to_record(
+                &msg.destination.to_string(),
+                seq,
+                msg,
+                at,
+            ))
+        })
     }
 
     async fn route(&mut self, msg: Message, confirm: bool) -> Result<(), CoreError> {
@@ -187,13 +210,14 @@ impl Connection {
         if stored {
             self.wait_for_store_room().await?;
         }
+        // Resolve (and record) the destination before anything is stored for it.
+        let policy = self.mailbox_with_policy(&dest).await?.policy;
+        let at = schedule::first_placement(&msg, &policy, self.broker.now_ms())?;
         let seq = self.broker.next_seq();
         let mut durable = None;
         // The store write is queued before the message reaches its destination, so the
         // removal an acknowledgement causes is always queued after it.
-        if let Some(op) = Self::put_record(&msg, seq) {
-            // Resolve (and record) the destination first.
-            self.mailbox(&dest).await?;
+        if let Some(op) = Self::put_record(&msg, seq, at) {
             let (tx, rx) = oneshot::channel();
             self.broker
                 .inner
@@ -213,7 +237,14 @@ impl Connection {
             } else {
                 (None, None)
             };
-            match mailbox.send(Command::Send { msg, seq, reply }).await {
+            let cmd = Command::Send {
+                msg,
+                seq,
+                at,
+                redeliveries: 0,
+                reply,
+            };
+            match mailbox.send(cmd).await {
                 Ok(()) => {
                     if !confirm {
                         return Ok(());
@@ -463,12 +494,13 @@ impl Connection {
             match op {
                 TxOp::Send(msg) => {
                     // Resolve (and record) the destination before its messages are stored.
-                    self.mailbox(&msg.destination).await?;
+                    let policy = self.mailbox_with_policy(&msg.destination).await?.policy;
+                    let at = schedule::first_placement(&msg, &policy, self.broker.now_ms())?;
                     let seq = self.broker.next_seq();
-                    if let Some(op) = Self::put_record(&msg, seq) {
+                    if let Some(op) = Self::put_record(&msg, seq, at) {
                         batch.push(op);
                     }
-                    sends.push((msg, seq));
+                    sends.push((*msg, seq, at));
                 }
                 TxOp::Ack {
                     id,
@@ -500,13 +532,15 @@ impl Connection {
         let (durable, rx) = oneshot::channel();
         self.broker.inner.writer.write(batch, vec![durable]).await;
         Self::wait(rx).await?;
-        for (msg, seq) in sends {
+        for (msg, seq, at) in sends {
             let mailbox = self.mailbox(&msg.destination).await?;
             Self::deliver(
                 &mailbox,
                 Command::Send {
                     msg: Arc::new(msg),
                     seq,
+                    at,
+                    redeliveries: 0,
                     reply: None,
                 },
             )

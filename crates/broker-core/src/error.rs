@@ -45,6 +45,12 @@ pub enum CoreError {
         /// The configured limit.
         limit: u64,
     },
+    /// A scheduled-delivery property is invalid (e.g. a bad CRON entry).
+    #[error("invalid schedule: {0}")]
+    InvalidSchedule(String),
+    /// The destination does not exist.
+    #[error("no such destination {0}")]
+    NoSuchDestination(Destination),
     /// The storage backend failed; the operation did not take effect.
     #[error("storage failure: {0}")]
     Store(String),

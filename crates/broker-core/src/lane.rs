@@ -4,6 +4,7 @@
 //! owns prefetch accounting: a consumer is offered a message only while its unacknowledged
 //! deliveries are below its prefetch, which is what bounds every delivery channel.
 
+use std::cmp::Reverse;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -11,16 +12,26 @@ use tokio::sync::mpsc::{self, error::TrySendError};
 
 use crate::{ConnectionId, ConsumerId, Delivery, DeliveryTag, Message};
 
-/// Position of a pending message. Requeued messages keep their original key, so they go back
-/// ahead of newer ones.
-pub(crate) type PendingKey = u64;
+/// Position of a pending message, in dispatch order: store lane 9 first, then arrival order.
+/// It is also the store's key order, so what is in memory and what is paged out agree.
+/// Requeued messages keep their original key, so they go back ahead of newer ones.
+pub(crate) type PendingKey = (Reverse<u8>, u64);
 
 /// A message waiting in a lane or held by a consumer.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
-    pub(crate) seq: PendingKey,
+    pub(crate) seq: u64,
+    /// The store lane: the JMS priority on prioritized destinations, one fixed lane on FIFO
+    /// ones. Kept from the stored record, so dispatch order always equals store order.
+    pub(crate) lane: u8,
     pub(crate) msg: Arc<Message>,
     pub(crate) redeliveries: u32,
+}
+
+impl Entry {
+    pub(crate) fn key(&self) -> PendingKey {
+        (Reverse(self.lane), self.seq)
+    }
 }
 
 #[derive(Debug)]
@@ -75,8 +86,10 @@ impl Slot {
 pub(crate) struct Dispatched {
     /// Some consumer could not take a message because its channel was full.
     pub(crate) stalled: bool,
-    /// Messages dropped because they expired while pending.
+    /// Messages taken out because they expired while pending.
     pub(crate) expired: Vec<Entry>,
+    /// Messages a departed consumer held: to be redelivered (count not yet incremented).
+    pub(crate) returned: Vec<Entry>,
 }
 
 /// Pending messages plus competing consumers.
@@ -85,86 +98,96 @@ pub(crate) struct Lane {
     pending: BTreeMap<PendingKey, Entry>,
     consumers: Vec<Slot>,
     rr: usize,
-    requeued: Vec<(u8, u64, u32)>,
 }
 
 impl Lane {
     pub(crate) fn push(&mut self, entry: Entry) {
-        self.pending.insert(entry.seq, entry);
+        self.pending.insert(entry.key(), entry);
     }
 
     pub(crate) fn pending_len(&self) -> usize {
         self.pending.len()
     }
 
-    /// The highest seq pending or held by a consumer.
-    pub(crate) fn max_seq(&self) -> Option<u64> {
-        let pending = self.pending.last_key_value().map(|(k, _)| *k);
-        let held = self
-            .consumers
-            .iter()
-            .filter_map(|c| c.inflight.values().map(|f| f.entry.seq).max())
-            .max();
-        pending.max(held)
+    /// Takes out the pending entries after `key` (in dispatch order) that `movable` accepts.
+    pub(crate) fn take_after(
+        &mut self,
+        key: PendingKey,
+        movable: impl Fn(&Entry) -> bool,
+    ) -> Vec<Entry> {
+        let keys: Vec<PendingKey> = self
+            .pending
+            .range((std::ops::Bound::Excluded(key), std::ops::Bound::Unbounded))
+            .filter(|(_, e)| movable(e))
+            .map(|(k, _)| *k)
+            .collect();
+        keys.iter().filter_map(|k| self.pending.remove(k)).collect()
     }
 
-    /// Drops the oldest pending message (slow topic subscriber policy).
+    /// Takes out every pending entry `pick` accepts.
+    pub(crate) fn take_pending(&mut self, mut pick: impl FnMut(&Entry) -> bool) -> Vec<Entry> {
+        let keys: Vec<PendingKey> = self
+            .pending
+            .iter()
+            .filter(|(_, e)| pick(e))
+            .map(|(k, _)| *k)
+            .collect();
+        keys.iter().filter_map(|k| self.pending.remove(k)).collect()
+    }
+
+    /// Drops the oldest pending message of the lowest priority (slow topic subscriber
+    /// policy): what would be delivered last goes first.
     pub(crate) fn discard_oldest(&mut self) {
-        self.pending.pop_first();
+        let Some((Reverse(lowest), _)) = self.pending.last_key_value().map(|(k, _)| *k) else {
+            return;
+        };
+        let first = self
+            .pending
+            .range((Reverse(lowest), 0)..)
+            .next()
+            .map(|(k, _)| *k);
+        if let Some(k) = first {
+            self.pending.remove(&k);
+        }
     }
 
     pub(crate) fn add_consumer(&mut self, slot: Slot) {
         self.consumers.push(slot);
     }
 
+    pub(crate) fn consumer_count(&self) -> usize {
+        self.consumers.len()
+    }
+
     pub(crate) fn has_consumer(&self, id: ConsumerId) -> bool {
         self.consumers.iter().any(|c| c.id == id)
     }
 
-    /// Removes a consumer; everything it held goes back to pending as redelivered.
-    pub(crate) fn remove_consumer(&mut self, id: ConsumerId) -> bool {
-        let Some(pos) = self.consumers.iter().position(|c| c.id == id) else {
-            return false;
-        };
+    /// Removes a consumer; returns what it held unacknowledged, for redelivery.
+    pub(crate) fn remove_consumer(&mut self, id: ConsumerId) -> Option<Vec<Entry>> {
+        let pos = self.consumers.iter().position(|c| c.id == id)?;
         let slot = self.consumers.remove(pos);
         if self.rr > pos {
             self.rr -= 1;
         }
-        for (_, f) in slot.inflight {
-            self.requeue(f.entry);
-        }
-        true
+        Some(slot.inflight.into_values().map(|f| f.entry).collect())
     }
 
-    /// Removes every consumer of a connection (it went away without unsubscribing).
-    pub(crate) fn remove_connection(&mut self, conn: ConnectionId) {
+    /// Removes every consumer of a connection (it went away without unsubscribing); returns
+    /// what they held.
+    pub(crate) fn remove_connection(&mut self, conn: ConnectionId) -> Vec<Entry> {
+        // Collected first: removing borrows the consumer list mutably.
+        #[allow(clippy::needless_collect)]
         let ids: Vec<_> = self
             .consumers
             .iter()
             .filter(|c| c.conn == conn)
             .map(|c| c.id)
             .collect();
-        for id in ids {
-            self.remove_consumer(id);
-        }
-    }
-
-    fn requeue(&mut self, mut entry: Entry) {
-        entry.redeliveries = entry.redeliveries.saturating_add(1);
-        if entry.msg.persistent {
-            self.requeued.push((
-                crate::record::store_lane(&entry.msg),
-                entry.seq,
-                entry.redeliveries,
-            ));
-        }
-        self.pending.insert(entry.seq, entry);
-    }
-
-    /// Persistent messages requeued since the last call: (priority, seq, redeliveries), so
-    /// the store can keep their redelivery counts.
-    pub(crate) fn take_requeued(&mut self) -> Vec<(u8, u64, u32)> {
-        std::mem::take(&mut self.requeued)
+        ids.into_iter()
+            .filter_map(|id| self.remove_consumer(id))
+            .flatten()
+            .collect()
     }
 
     fn slot_mut(&mut self, id: ConsumerId) -> Option<&mut Slot> {
@@ -190,17 +213,14 @@ impl Lane {
         taken.into_iter().map(|f| f.entry).collect()
     }
 
-    /// Gives one delivery back for redelivery, ahead of newer messages.
-    pub(crate) fn nack(&mut self, id: ConsumerId, tag: DeliveryTag) {
-        let Some(slot) = self.slot_mut(id) else {
-            return;
-        };
-        if let Some(f) = slot.inflight.remove(&tag.0) {
-            if f.tx_acked {
-                slot.held -= 1;
-            }
-            self.requeue(f.entry);
+    /// Takes one delivery back from its consumer, for redelivery.
+    pub(crate) fn nack(&mut self, id: ConsumerId, tag: DeliveryTag) -> Option<Entry> {
+        let slot = self.slot_mut(id)?;
+        let f = slot.inflight.remove(&tag.0)?;
+        if f.tx_acked {
+            slot.held -= 1;
         }
+        Some(f.entry)
     }
 
     /// Marks deliveries acknowledged inside an open transaction (`hold`), or undoes that mark
@@ -233,7 +253,8 @@ impl Lane {
         }
     }
 
-    /// Offers pending messages to consumers with free prefetch, round-robin, in order.
+    /// Offers pending messages to consumers with free prefetch, round-robin, in order:
+    /// highest priority first, then oldest.
     pub(crate) fn dispatch(&mut self, now_ms: u64) -> Dispatched {
         let mut out = Dispatched::default();
         while let Some(entry) = self.pending.first_entry() {
@@ -272,13 +293,15 @@ impl Lane {
                 Err(TrySendError::Full(_)) => {
                     slot.stalled = true;
                     out.stalled = true;
-                    self.pending.insert(entry.seq, entry);
+                    self.pending.insert(entry.key(), entry);
                 }
                 Err(TrySendError::Closed(_)) => {
-                    // The connection is gone; take back what it held, then retry this one.
-                    self.pending.insert(entry.seq, entry);
+                    // The connection is gone; take back what it held (the caller redelivers
+                    // it), then retry this one.
+                    self.pending.insert(entry.key(), entry);
                     let id = slot.id;
-                    self.remove_consumer(id);
+                    out.returned
+                        .extend(self.remove_consumer(id).unwrap_or_default());
                 }
             }
         }

@@ -20,6 +20,7 @@ mod actor;
 mod broker;
 mod connection;
 mod consumer;
+mod cron;
 mod destination;
 mod error;
 mod lane;
@@ -28,7 +29,9 @@ mod message;
 mod persist;
 mod policy;
 mod record;
+mod schedule;
 
+pub use actor::DestinationStats;
 pub use broker::{Broker, CoreConfig};
 pub use connection::Connection;
 pub use consumer::{ConnectionId, ConsumerId, ConsumerSpec};
@@ -46,4 +49,50 @@ pub fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+/// The core's time source for expiry, delays and back-off, in ms since the Unix epoch.
+/// Production uses the system clock; tests use [`Clock::tokio`], which advances with Tokio's
+/// (pausable) clock, so time-dependent behaviour is tested fast and deterministically.
+#[derive(Debug, Clone, Default)]
+pub struct Clock(ClockKind);
+
+#[derive(Debug, Clone, Default)]
+enum ClockKind {
+    #[default]
+    System,
+    Tokio {
+        start_ms: u64,
+        start: tokio::time::Instant,
+    },
+}
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Self(ClockKind::System)
+    }
+
+    /// A clock reading `start_ms` now and advancing with `tokio::time::Instant` (so with
+    /// `tokio::time::pause`/`advance` in tests).
+    pub fn tokio(start_ms: u64) -> Self {
+        Self(ClockKind::Tokio {
+            start_ms,
+            start: tokio::time::Instant::now(),
+        })
+    }
+
+    /// Now, in ms since the Unix epoch.
+    pub fn now_ms(&self) -> u64 {
+        match &self.0 {
+            ClockKind::System => now_ms(),
+            ClockKind::Tokio { start_ms, start } => start_ms + start.elapsed().as_millis() as u64,
+        }
+    }
+
+    /// The Tokio instant at which this clock reads `at_ms` (now, if that has passed).
+    pub(crate) fn instant_at(&self, at_ms: u64) -> tokio::time::Instant {
+        let wait = at_ms.saturating_sub(self.now_ms());
+        tokio::time::Instant::now() + std::time::Duration::from_millis(wait)
+    }
 }

@@ -14,17 +14,33 @@ use crate::{BodyKind, ConnectionId, Destination, DestinationKind, Message};
 const SEPARATOR: &str = ":";
 
 /// The store "lane" a message is kept in: the store returns a queue's messages lane 9 first,
-/// then by seq. Queues dispatch in arrival order (ActiveMQ's default, FIFO), so every message
-/// shares one lane and the store's order is the dispatch order; the message's own JMS
-/// priority travels in the `:priority` field. Priority-ordered queues will use the priority.
-pub(crate) fn store_lane(_msg: &Message) -> u8 {
-    STORE_LANE
+/// then by seq, and dispatch follows the same order. Prioritized destinations use the JMS
+/// priority; FIFO ones (ActiveMQ's default without `prioritizedMessages`) put every message
+/// in one lane, so arrival order is dispatch order. The message's own priority always
+/// travels in the `:priority` field.
+pub(crate) fn store_lane(msg: &Message, prioritized: bool) -> u8 {
+    if prioritized {
+        msg.priority.min(9)
+    } else {
+        STORE_LANE
+    }
 }
 
-/// The one lane FIFO queues use.
+/// The one lane FIFO destinations use.
 pub(crate) const STORE_LANE: u8 = 4;
 
-pub(crate) fn to_record(queue: &str, seq: u64, msg: &Message) -> MessageRecord {
+/// Where and when a message is dispatched: fixed when it is sent, stored with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Placement {
+    /// The store lane (see [`store_lane`]).
+    pub(crate) lane: u8,
+    /// Not delivered before this time (ms since the epoch); 0 = at once.
+    pub(crate) deliver_at: u64,
+    /// Copies of a scheduled message still to deliver after the next one.
+    pub(crate) repeats_left: u32,
+}
+
+pub(crate) fn to_record(queue: &str, seq: u64, msg: &Message, at: Placement) -> MessageRecord {
     let mut headers = Vec::with_capacity(msg.properties.len() + 5);
     let kind = match msg.body_kind {
         BodyKind::Text => "text",
@@ -47,12 +63,42 @@ pub(crate) fn to_record(queue: &str, seq: u64, msg: &Message) -> MessageRecord {
     if let Some(v) = &msg.message_type {
         headers.push((Bytes::from_static(b":type"), v.clone()));
     }
+    if at.deliver_at != 0 {
+        headers.push((
+            Bytes::from_static(b":deliver-at"),
+            Bytes::from(at.deliver_at.to_string()),
+        ));
+    }
+    if at.repeats_left != 0 {
+        headers.push((
+            Bytes::from_static(b":repeats-left"),
+            Bytes::from(at.repeats_left.to_string()),
+        ));
+    }
+    if let Some(s) = &msg.schedule {
+        headers.push((
+            Bytes::from_static(b":schedule"),
+            Bytes::from(format!("{},{},{}", s.delay, s.period, s.repeat)),
+        ));
+        if let Some(c) = &s.cron {
+            headers.push((Bytes::from_static(b":cron"), Bytes::from(c.to_string())));
+        }
+    }
+    if let Some(d) = &msg.original_destination {
+        headers.push((
+            Bytes::from_static(b":orig-dest"),
+            Bytes::from(d.to_string()),
+        ));
+    }
+    if let Some(c) = &msg.failure_cause {
+        headers.push((Bytes::from_static(b":cause"), Bytes::from(c.to_string())));
+    }
     headers.push((Bytes::from_static(SEPARATOR.as_bytes()), Bytes::new()));
     headers.extend(msg.properties.iter().cloned());
     MessageRecord {
         queue: queue.to_owned(),
         seq,
-        priority: store_lane(msg),
+        priority: at.lane,
         redeliveries: 0,
         message_id: msg.id.to_string(),
         expires: msg.expires,
@@ -79,7 +125,21 @@ pub(crate) fn parse_destination(s: &str) -> Option<Destination> {
 #[error("{0}")]
 pub(crate) struct RecordError(&'static str);
 
-pub(crate) fn from_record(rec: &MessageRecord, dest: &Destination) -> Result<Message, RecordError> {
+fn number<T: std::str::FromStr>(v: &[u8], what: &'static str) -> Result<T, RecordError> {
+    std::str::from_utf8(v)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or(RecordError(what))
+}
+
+pub(crate) fn from_record(
+    rec: &MessageRecord,
+    dest: &Destination,
+) -> Result<(Message, Placement), RecordError> {
+    let mut at = Placement {
+        lane: rec.priority,
+        ..Placement::default()
+    };
     let mut msg = Message {
         id: Arc::from(rec.message_id.as_str()),
         destination: dest.clone(),
@@ -121,11 +181,42 @@ pub(crate) fn from_record(rec: &MessageRecord, dest: &Destination) -> Result<Mes
                 msg.reply_to = std::str::from_utf8(v).ok().and_then(parse_destination);
             }
             b":type" => msg.message_type = Some(v.clone()),
+            b":deliver-at" => at.deliver_at = number(v, "stored message has a bad delivery time")?,
+            b":repeats-left" => {
+                at.repeats_left = number(v, "stored message has a bad repeat count")?;
+            }
+            b":schedule" => {
+                let bad = "stored message has a bad schedule";
+                let text = std::str::from_utf8(v).map_err(|_| RecordError(bad))?;
+                let mut parts = text.split(',');
+                let mut next = || parts.next().ok_or(RecordError(bad));
+                let delay = number(next()?.as_bytes(), bad)?;
+                let period = number(next()?.as_bytes(), bad)?;
+                let repeat = number(next()?.as_bytes(), bad)?;
+                let cron = msg.schedule.take().and_then(|s| s.cron);
+                msg.schedule = Some(crate::Schedule {
+                    delay,
+                    period,
+                    repeat,
+                    cron,
+                });
+            }
+            b":cron" => {
+                let cron: Arc<str> = Arc::from(
+                    std::str::from_utf8(v)
+                        .map_err(|_| RecordError("stored message has a bad cron expression"))?,
+                );
+                msg.schedule.get_or_insert_with(Default::default).cron = Some(cron);
+            }
+            b":orig-dest" => {
+                msg.original_destination = std::str::from_utf8(v).ok().and_then(parse_destination);
+            }
+            b":cause" => msg.failure_cause = Some(Arc::from(String::from_utf8_lossy(v).as_ref())),
             _ => return Err(RecordError("stored message has an unknown field")),
         }
     }
     msg.properties = rec.headers[sep + 1..].to_vec();
-    Ok(msg)
+    Ok((msg, at))
 }
 
 #[cfg(test)]
@@ -148,12 +239,23 @@ mod tests {
             body: Bytes::from_static(b"\0body"),
             body_kind: BodyKind::Bytes,
             producer: ConnectionId(0),
-            schedule: None,
-            original_destination: None,
-            failure_cause: None,
+            schedule: Some(crate::Schedule {
+                delay: 10,
+                period: 20,
+                repeat: 3,
+                cron: Some(Arc::from("0 * * * *")),
+            }),
+            original_destination: Some(Destination::topic("t.x")),
+            failure_cause: Some(Arc::from("expired")),
         };
-        let rec = to_record("queue://q", 9, &msg);
+        let at = Placement {
+            lane: 7,
+            deliver_at: 1234,
+            repeats_left: 2,
+        };
+        let rec = to_record("queue://q", 9, &msg, at);
         assert_eq!(rec.seq, 9);
-        assert_eq!(from_record(&rec, &msg.destination).unwrap(), msg);
+        assert_eq!(rec.priority, 7);
+        assert_eq!(from_record(&rec, &msg.destination).unwrap(), (msg, at));
     }
 }

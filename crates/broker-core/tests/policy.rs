@@ -1,0 +1,776 @@
+//! Priority, scheduling, redelivery back-off, dead-lettering, expiry and redrive, through the
+//! public API with the in-memory store and Tokio's paused clock: time only moves when the
+//! test (or an idle runtime) advances it, so delays are exact and the tests take no time.
+//!
+//! A paused runtime also jumps its clock to the next timer whenever it waits for the storage
+//! thread (an OS thread it cannot see), so the paused tests use non-persistent messages (no
+//! store waits); tests about persistence run in real time with short delays, and check the
+//! store with [`eventually`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use broker_core::{
+    BodyKind, Broker, Clock, Connection, ConsumerId, ConsumerSpec, CoreConfig, DeadLetterPolicy,
+    DeadLetterStrategy, Delivery, Destination, DestinationPattern, DestinationPolicy, Message,
+    PolicyEntry, PolicyMap, PriorityLane, RedeliveryPolicy, Schedule,
+};
+use broker_store::{MemStore, Store};
+use bytes::Bytes;
+
+const START: u64 = 1_700_000_000_000;
+
+fn config(policies: PolicyMap) -> CoreConfig {
+    CoreConfig {
+        policies: Arc::new(policies),
+        clock: Clock::tokio(START),
+        ..CoreConfig::default()
+    }
+}
+
+fn broker_with(policies: PolicyMap, store: &Arc<MemStore>) -> Broker {
+    let store: Arc<dyn Store> = store.clone();
+    Broker::new(config(policies), store).unwrap()
+}
+
+fn redelivery(max: i32, initial: u64, delay: u64) -> RedeliveryPolicy {
+    RedeliveryPolicy {
+        maximum_redeliveries: max,
+        initial_redelivery_delay: initial,
+        redelivery_delay: delay,
+        ..RedeliveryPolicy::activemq_defaults()
+    }
+}
+
+fn with_defaults(f: impl FnOnce(&mut DestinationPolicy)) -> PolicyMap {
+    let mut map = PolicyMap::default();
+    f(&mut map.defaults);
+    map
+}
+
+fn msg(conn: &mut Connection, dest: &Destination, body: &str, priority: u8) -> Message {
+    Message {
+        id: conn.new_message_id(),
+        destination: dest.clone(),
+        persistent: true,
+        priority,
+        expires: 0,
+        timestamp: 0,
+        correlation_id: None,
+        reply_to: None,
+        message_type: None,
+        properties: vec![],
+        body: Bytes::copy_from_slice(body.as_bytes()),
+        body_kind: BodyKind::Text,
+        producer: conn.id(),
+        schedule: None,
+        original_destination: None,
+        failure_cause: None,
+    }
+}
+
+async fn send(conn: &mut Connection, m: Message) {
+    conn.send(m, None, true).await.unwrap();
+}
+
+/// Waits (in real time, letting the actors run) until `cond` holds; the store is written by
+/// its own thread.
+async fn eventually(what: &str, cond: impl Fn() -> bool) {
+    for _ in 0..2000 {
+        if cond() {
+            return;
+        }
+        tokio::task::yield_now().await;
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+fn transient(mut m: Message) -> Message {
+    m.persistent = false;
+    m
+}
+
+async fn put_transient(conn: &mut Connection, dest: &Destination, body: &str, priority: u8) {
+    let m = transient(msg(conn, dest, body, priority));
+    send(conn, m).await;
+}
+
+async fn put(conn: &mut Connection, dest: &Destination, body: &str, priority: u8) {
+    let m = msg(conn, dest, body, priority);
+    send(conn, m).await;
+}
+
+fn spec(dest: &Destination, prefetch: u32) -> ConsumerSpec {
+    ConsumerSpec {
+        destination: dest.clone(),
+        prefetch,
+        no_local: false,
+        max_pending: None,
+    }
+}
+
+async fn recv(conn: &mut Connection) -> Delivery {
+    recv_within(conn, 20).await
+}
+
+async fn recv_within(conn: &mut Connection, secs: u64) -> Delivery {
+    tokio::time::timeout(Duration::from_secs(secs), conn.recv())
+        .await
+        .expect("a delivery")
+        .expect("channel open")
+}
+
+/// Nothing arrives within `ms` of (virtual) time.
+async fn nothing_for(conn: &mut Connection, ms: u64) {
+    if let Ok(d) = tokio::time::timeout(Duration::from_millis(ms), conn.recv()).await {
+        panic!("unexpected delivery {:?}", d.map(|d| body(&d).to_owned()));
+    }
+}
+
+fn body(d: &Delivery) -> &str {
+    std::str::from_utf8(&d.message.body).unwrap()
+}
+
+async fn ack(conn: &mut Connection, id: ConsumerId, d: &Delivery) {
+    conn.ack(id, d.tag, false, None, true).await.unwrap();
+}
+
+async fn drain_bodies(conn: &mut Connection, id: ConsumerId, n: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let d = recv(conn).await;
+        out.push(body(&d).to_owned());
+        ack(conn, id, &d).await;
+    }
+    out
+}
+
+#[tokio::test]
+async fn backlog_is_delivered_highest_priority_first_fifo_within() {
+    let store = Arc::new(MemStore::new());
+    let b = broker_with(PolicyMap::default(), &store);
+    let q = Destination::queue("prio");
+    let mut p = b.connect();
+    let order = [3u8, 9, 0, 4, 9, 7, 3, 0, 7];
+    for (i, prio) in order.iter().enumerate() {
+        put(&mut p, &q, &format!("{prio}-{i}"), *prio).await;
+    }
+    let mut c = b.connect();
+    let id = c.subscribe(spec(&q, 1)).await.unwrap();
+    let got = drain_bodies(&mut c, id, order.len()).await;
+    assert_eq!(
+        got,
+        ["9-1", "9-4", "7-5", "7-8", "4-3", "3-0", "3-6", "0-2", "0-7"]
+    );
+}
+
+#[tokio::test]
+async fn fifo_when_prioritized_messages_is_off() {
+    let store = Arc::new(MemStore::new());
+    let b = broker_with(with_defaults(|d| d.prioritized_messages = false), &store);
+    let q = Destination::queue("fifo");
+    let mut p = b.connect();
+    for (i, prio) in [1u8, 9, 5].iter().enumerate() {
+        put(&mut p, &q, &format!("m{i}"), *prio).await;
+    }
+    let mut c = b.connect();
+    let id = c.subscribe(spec(&q, 1)).await.unwrap();
+    assert_eq!(drain_bodies(&mut c, id, 3).await, ["m0", "m1", "m2"]);
+}
+
+#[tokio::test]
+async fn priority_order_holds_across_restart_and_paging() {
+    let store = Arc::new(MemStore::new());
+    // A memory limit of a few messages: most of the backlog is paged out.
+    let small = |policies| CoreConfig {
+        memory_limit: 4 * 1024,
+        page_size: 8,
+        ..config(policies)
+    };
+    let dyn_store: Arc<dyn Store> = store.clone();
+    let b = Broker::new(small(PolicyMap::default()), dyn_store.clone()).unwrap();
+    let q = Destination::queue("paged");
+    let mut p = b.connect();
+    let pad = "x".repeat(400);
+    let mut expected = Vec::new();
+    for i in 0..120u32 {
+        let prio = ((i * 7) % 10) as u8;
+        let m = Message {
+            properties: vec![(Bytes::from_static(b"pad"), Bytes::from(pad.clone()))],
+            ..msg(&mut p, &q, &format!("{prio}-{i:03}"), prio)
+        };
+        send(&mut p, m).await;
+        expected.push((std::cmp::Reverse(prio), i));
+    }
+    expected.sort();
+    let expected: Vec<String> = expected
+        .iter()
+        .map(|(std::cmp::Reverse(p), i)| format!("{p}-{i:03}"))
+        .collect();
+    // Half before a restart, half after.
+    let mut c = b.connect();
+    let id = c.subscribe(spec(&q, 1)).await.unwrap();
+    let first = drain_bodies(&mut c, id, 60).await;
+    assert_eq!(first, expected[..60]);
+    c.close().await;
+    p.close().await;
+    b.shutdown();
+    drop(b);
+    let b = Broker::new(small(PolicyMap::default()), dyn_store).unwrap();
+    let mut c = b.connect();
+    let id = c.subscribe(spec(&q, 3)).await.unwrap();
+    let rest = drain_bodies(&mut c, id, 60).await;
+    assert_eq!(rest, expected[60..]);
+    nothing_for(&mut c, 100).await;
+}
+
+#[tokio::test]
+async fn high_priority_arriving_while_paged_overtakes_the_paged_backlog() {
+    let store = Arc::new(MemStore::new());
+    let dyn_store: Arc<dyn Store> = store.clone();
+    let cfg = CoreConfig {
+        memory_limit: 4 * 1024,
+        page_size: 8,
+        ..config(PolicyMap::default())
+    };
+    let b = Broker::new(cfg, dyn_store).unwrap();
+    let q = Destination::queue("overtake");
+    let mut p = b.connect();
+    let pad = "x".repeat(400);
+    for i in 0..50 {
+        let m = Message {
+            properties: vec![(Bytes::from_static(b"pad"), Bytes::from(pad.clone()))],
+            ..msg(&mut p, &q, &format!("low-{i:02}"), 1)
+        };
+        send(&mut p, m).await;
+    }
+    for i in 0..20 {
+        let m = Message {
+            properties: vec![(Bytes::from_static(b"pad"), Bytes::from(pad.clone()))],
+            ..msg(&mut p, &q, &format!("high-{i:02}"), 8)
+        };
+        send(&mut p, m).await;
+    }
+    let (used, limit) = b.memory_usage();
+    // Bounded by the limit plus one page read ahead (8 messages of ~600 bytes).
+    assert!(
+        used <= limit + 8 * 700,
+        "memory stays bounded: {used} > {limit}"
+    );
+    let mut c = b.connect();
+    let id = c.subscribe(spec(&q, 1)).await.unwrap();
+    let got = drain_bodies(&mut c, id, 70).await;
+    let want: Vec<String> = (0..20)
+        .map(|i| format!("high-{i:02}"))
+        .chain((0..50).map(|i| format!("low-{i:02}")))
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[tokio::test(start_paused = true)]
+async fn nack_redelivers_after_back_off_without_blocking_others() {
+    let store = Arc::new(MemStore::new());
+    let policies = with_defaults(|d| {
+        d.redelivery = RedeliveryPolicy {
+            use_exponential_back_off: true,
+            back_off_multiplier: 2.0,
+            ..redelivery(5, 1000, 1000)
+        }
+    });
+    let b = broker_with(policies, &store);
+    let q = Destination::queue("backoff");
+    let mut p = b.connect();
+    put_transient(&mut p, &q, "failing", 9).await;
+    let mut c = b.connect();
+    let id = c.subscribe(spec(&q, 1)).await.unwrap();
+    let d = recv(&mut c).await;
+    assert_eq!((body(&d), d.redeliveries), ("failing", 0));
+    let t0 = tokio::time::Instant::now();
+    c.nack(id, d.tag, None).await.unwrap();
+    // During the back-off a lower-priority message is delivered at once.
+    put_transient(&mut p, &q, "other", 1).await;
+    let d = recv(&mut c).await;
+    assert_eq!(body(&d), "other");
+    assert_eq!(t0.elapsed(), Duration::ZERO);
+    ack(&mut c, id, &d).await;
+    let mut waits = Vec::new();
+    for n in 1..=3u32 {
+        let d = recv(&mut c).await;
+        assert_eq!((body(&d), d.redeliveries), ("failing", n));
+        waits.push(t0.elapsed().as_millis());
+        let t = tokio::time::Instant::now();
+        c.nack(id, d.tag, None).await.unwrap();
+        let _ = t;
+    }
+    // 1000, then ×2 each time: deliveries at 1 s, 3 s, 7 s after the first NACK.
+    assert_eq!(waits, [1000, 3000, 7000]);
+}
+
+#[tokio::test]
+async fn redelivery_count_is_persisted() {
+    let store = Arc::new(MemStore::new());
+    let b = broker_with(PolicyMap::default(), &store);
+    let q = Destination::queue("counted");
+    let mut p = b.connect();
+    put(&mut p, &q, "m", 4).await;
+    let mut c = b.connect();
+    let id = c.subscribe(spec(&q, 1)).await.unwrap();
+    for n in 0..3 {
+        let d = recv(&mut c).await;
+        assert_eq!(d.redeliveries, n);
+        c.nack(id, d.tag, None).await.unwrap();
+    }
+    let _ = recv(&mut c).await;
+    eventually("count stored", || {
+        store.load_queue("queue://counted", None, 10).unwrap()[0].redeliveries == 3
+    })
+    .await;
+    c.close().await;
+    b.shutdown();
+    drop(b);
+    let b = broker_with(PolicyMap::default(), &store);
+    let mut c = b.connect();
+    c.subscribe(spec(&q, 1)).await.unwrap();
+    let d = recv(&mut c).await;
+    // Three NACKs and one delivery left unacknowledged at close.
+    assert_eq!(d.redeliveries, 4);
+}
+
+#[tokio::test]
+async fn exhausted_redeliveries_go_to_the_dead_letter_queue_and_redrive_back() {
+    let store = Arc::new(MemStore::new());
+    let policies = PolicyMap {
+        entries: vec![(
+            DestinationPattern::queue(">"),
+            PolicyEntry {
+                dead_letter: Some(DeadLetterPolicy {
+                    strategy: DeadLetterStrategy::Individual {
+                        queue_prefix: "DLQ.".into(),
+                        topic_prefix: "DLQ.".into(),
+                        queue_suffix: String::new(),
+                        topic_suffix: String::new(),
+                        use_queue_for_queue_messages: true,
+                        use_queue_for_topic_messages: true,
+                    },
+                    ..DeadLetterPolicy::default()
+                }),
+                ..PolicyEntry::default()
+            },
+        )],
+        ..with_defaults(|d| d.redelivery = redelivery(2, 10, 10))
+    };
+    let b = broker_with(policies, &store);
+    let q = Destination::queue("orders");
+    let dlq = Destination::queue("DLQ.orders");
+    let mut p = b.connect();
+    let mut m = msg(&mut p, &q, "poison", 6);
+    m.properties = vec![(Bytes::from_static(b"k"), Bytes::from_static(b"v"))];
+    send(&mut p, m).await;
+    let mut c = b.connect();
+    let id = c.subscribe(spec(&q, 1)).await.unwrap();
+    for n in 0..=2 {
+        let d = recv(&mut c).await;
+        assert_eq!(d.redeliveries, n);
+        c.nack(id, d.tag, None).await.unwrap();
+    }
+    nothing_for(&mut c, 300).await;
+    eventually("moved in the store", || {
+        store.queue_len("queue://orders").unwrap() == 0
+            && store.queue_len("queue://DLQ.orders").unwrap() == 1
+    })
+    .await;
+    let mut dc = b.connect();
+    let did = dc.subscribe(spec(&dlq, 1)).await.unwrap();
+    let d = recv(&mut dc).await;
+    let m = &d.message;
+    assert_eq!(body(&d), "poison");
+    assert_eq!(m.priority, 6);
+    assert_eq!(m.original_destination.as_ref(), Some(&q));
+    assert!(m
+        .failure_cause
+        .as_deref()
+        .unwrap()
+        .contains("exceeds redelivery policy limit"));
+    assert_eq!(
+        m.properties,
+        [(Bytes::from_static(b"k"), Bytes::from_static(b"v"))]
+    );
+    assert_eq!(d.redeliveries, 3, "the delivery count travels with it");
+    // Give it back unacknowledged, then redrive it.
+    dc.unsubscribe(did).await.unwrap();
+    // (The DLQ counts that as a redelivery; a dead-lettered message is never dead-lettered
+    // again, so it waits out the back-off in the DLQ.)
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(b.redrive(&dlq, None).await.unwrap(), 1);
+    let d = recv(&mut c).await;
+    assert_eq!(body(&d), "poison");
+    assert_eq!(d.redeliveries, 0);
+    assert!(d.message.original_destination.is_none());
+    ack(&mut c, id, &d).await;
+    eventually("consumed", || {
+        store.queue_len("queue://DLQ.orders").unwrap() == 0
+            && store.queue_len("queue://orders").unwrap() == 0
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn default_strategy_is_shared_dlq_and_non_persistent_is_dropped() {
+    let store = Arc::new(MemStore::new());
+    let b = broker_with(
+        with_defaults(|d| d.redelivery = redelivery(0, 0, 0)),
+        &store,
+    );
+    let q = Destination::queue("np");
+    let mut p = b.connect();
+    put(&mut p, &q, "kept", 4).await;
+    let mut transient = msg(&mut p, &q, "dropped", 4);
+    transient.persistent = false;
+    send(&mut p, transient).await;
+    let mut c = b.connect();
+    let id = c.subscribe(spec(&q, 1)).await.unwrap();
+    for _ in 0..2 {
+        let d = recv(&mut c).await;
+        c.nack(id, d.tag, None).await.unwrap();
+    }
+    let mut dc = b.connect();
+    let did = dc
+        .subscribe(spec(&Destination::queue("ActiveMQ.DLQ"), 5))
+        .await
+        .unwrap();
+    assert_eq!(drain_bodies(&mut dc, did, 1).await, ["kept"]);
+    nothing_for(&mut dc, 100).await;
+}
+
+#[tokio::test]
+async fn discarding_strategy_drops() {
+    let store = Arc::new(MemStore::new());
+    let b = broker_with(
+        with_defaults(|d| {
+            d.redelivery = redelivery(0, 0, 0);
+            d.dead_letter.strategy = DeadLetterStrategy::Discarding;
+        }),
+        &store,
+    );
+    let q = Destination::queue("disc");
+    let mut p = b.connect();
+    put(&mut p, &q, "gone", 4).await;
+    let mut c = b.connect();
+    let id = c.subscribe(spec(&q, 1)).await.unwrap();
+    let d = recv(&mut c).await;
+    c.nack(id, d.tag, None).await.unwrap();
+    nothing_for(&mut c, 100).await;
+    eventually("dropped", || store.queue_len("queue://disc").unwrap() == 0).await;
+    assert!(b.destinations().iter().all(|d| d.name() != "ActiveMQ.DLQ"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn disconnect_with_unacked_applies_the_redelivery_policy() {
+    let store = Arc::new(MemStore::new());
+    let b = broker_with(
+        with_defaults(|d| d.redelivery = redelivery(3, 500, 500)),
+        &store,
+    );
+    let q = Destination::queue("dc");
+    let mut p = b.connect();
+    put_transient(&mut p, &q, "held", 4).await;
+    let mut c = b.connect();
+    c.subscribe(spec(&q, 1)).await.unwrap();
+    let _ = recv(&mut c).await;
+    let t0 = tokio::time::Instant::now();
+    c.close().await;
+    let mut c2 = b.connect();
+    c2.subscribe(spec(&q, 1)).await.unwrap();
+    let d = recv(&mut c2).await;
+    assert_eq!(t0.elapsed(), Duration::from_millis(500));
+    assert_eq!((body(&d), d.redeliveries), ("held", 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn scheduled_delay_period_and_repeat() {
+    let store = Arc::new(MemStore::new());
+    let b = broker_with(PolicyMap::default(), &store);
+    let q = Destination::queue("sched");
+    let mut c = b.connect();
+    let id = c.subscribe(spec(&q, 10)).await.unwrap();
+    let mut p = b.connect();
+    let mut m = transient(msg(&mut p, &q, "tick", 4));
+    m.schedule = Some(Schedule {
+        delay: 1000,
+        period: 500,
+        repeat: 2,
+        cron: None,
+    });
+    let first_id = m.id.clone();
+    let t0 = tokio::time::Instant::now();
+    put_transient(&mut p, &q, "now", 4).await;
+    send(&mut p, m).await;
+    assert_eq!(drain_bodies(&mut c, id, 1).await, ["now"]);
+    let mut at = Vec::new();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let d = recv(&mut c).await;
+        assert_eq!(body(&d), "tick");
+        at.push(t0.elapsed().as_millis());
+        ids.push(d.message.id.clone());
+        ack(&mut c, id, &d).await;
+    }
+    assert_eq!(at, [1000, 1500, 2000]);
+    assert_eq!(
+        ids[2], first_id,
+        "the last firing delivers the message itself"
+    );
+    assert_ne!(ids[0], ids[1]);
+    nothing_for(&mut c, 5000).await;
+}
+
+#[tokio::test]
+async fn repeating_persistent_schedule_leaves_nothing_behind() {
+    let store = Arc::new(MemStore::new());
+    let b = broker_with(PolicyMap::default(), &store);
+    let q = Destination::queue("sched-p");
+    let mut c = b.connect();
+    let id = c.subscribe(spec(&q, 10)).await.unwrap();
+    let mut p = b.connect();
+    let mut m = msg(&mut p, &q, "tick", 4);
+    m.schedule = Some(Schedule {
+        delay: 100,
+        period: 100,
+        repeat: 3,
+        cron: None,
+    });
+    send(&mut p, m).await;
+    assert_eq!(drain_bodies(&mut c, id, 4).await, ["tick"; 4]);
+    nothing_for(&mut c, 1000).await;
+    eventually("all consumed", || {
+        store.queue_len("queue://sched-p").unwrap() == 0
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn scheduled_persistent_message_survives_restart() {
+    let store = Arc::new(MemStore::new());
+    let b = broker_with(PolicyMap::default(), &store);
+    let q = Destination::queue("later");
+    let mut p = b.connect();
+    let mut m = msg(&mut p, &q, "later", 4);
+    m.schedule = Some(Schedule {
+        delay: 60_000,
+        ..Schedule::default()
+    });
+    send(&mut p, m).await;
+    p.close().await;
+    b.shutdown();
+    drop(b);
+    // The restarted broker's clock starts where the first one's was.
+    let b = broker_with(PolicyMap::default(), &store);
+    let mut c = b.connect();
+    c.subscribe(spec(&q, 1)).await.unwrap();
+    // The actor has read its backlog once it answers: from here on nothing waits for the
+    // storage thread, so the paused clock only moves with the test.
+    assert_eq!(b.stats(&q).await.unwrap().delayed, 1);
+    let t0 = tokio::time::Instant::now();
+    nothing_for(&mut c, 59_000).await;
+    let d = recv(&mut c).await;
+    assert_eq!(body(&d), "later");
+    assert_eq!(t0.elapsed(), Duration::from_millis(60_000));
+}
+
+#[tokio::test(start_paused = true)]
+async fn priority_lanes_delay_each_class() {
+    let store = Arc::new(MemStore::new());
+    let lanes = vec![
+        PriorityLane {
+            priorities: 7..=9,
+            delay_ms: 0,
+        },
+        PriorityLane {
+            priorities: 4..=6,
+            delay_ms: 30_000,
+        },
+        PriorityLane {
+            priorities: 0..=3,
+            delay_ms: 120_000,
+        },
+    ];
+    let b = broker_with(with_defaults(|d| d.priority_lanes = lanes), &store);
+    let q = Destination::queue("lanes");
+    let mut c = b.connect();
+    let id = c.subscribe(spec(&q, 10)).await.unwrap();
+    let mut p = b.connect();
+    let t0 = tokio::time::Instant::now();
+    for (body, prio) in [("low", 1u8), ("mid", 5), ("high", 9)] {
+        put_transient(&mut p, &q, body, prio).await;
+    }
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        let d = recv_within(&mut c, 200).await;
+        got.push((body(&d).to_owned(), t0.elapsed().as_secs()));
+        ack(&mut c, id, &d).await;
+    }
+    assert_eq!(
+        got,
+        [
+            ("high".to_owned(), 0),
+            ("mid".to_owned(), 30),
+            ("low".to_owned(), 120)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn expired_messages_are_never_delivered_and_dead_lettered_by_the_sweep() {
+    let store = Arc::new(MemStore::new());
+    let b = broker_with(with_defaults(|d| d.expire_messages_period = 1000), &store);
+    let q = Destination::queue("exp");
+    let mut p = b.connect();
+    let mut m = msg(&mut p, &q, "short-lived", 4);
+    m.expires = b.now_ms() + 100;
+    send(&mut p, m).await;
+    let mut m = msg(&mut p, &q, "keeps", 4);
+    m.expires = b.now_ms() + 10_000_000;
+    send(&mut p, m).await;
+    // No consumer: the sweep finds it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    eventually("expired one removed", || {
+        store.queue_len("queue://exp").unwrap() == 1
+    })
+    .await;
+    let mut dc = b.connect();
+    let did = dc
+        .subscribe(spec(&Destination::queue("ActiveMQ.DLQ"), 1))
+        .await
+        .unwrap();
+    let d = recv(&mut dc).await;
+    assert_eq!(body(&d), "short-lived");
+    assert_eq!(d.message.expires, 0, "dead-lettered messages do not expire");
+    assert_eq!(d.message.failure_cause.as_deref(), Some("expired"));
+    ack(&mut dc, did, &d).await;
+    let mut c = b.connect();
+    let id = c.subscribe(spec(&q, 1)).await.unwrap();
+    assert_eq!(drain_bodies(&mut c, id, 1).await, ["keeps"]);
+}
+
+#[tokio::test]
+async fn expired_messages_are_dropped_when_process_expired_is_off() {
+    let store = Arc::new(MemStore::new());
+    let b = broker_with(
+        with_defaults(|d| d.dead_letter.process_expired = false),
+        &store,
+    );
+    let q = Destination::queue("exp2");
+    let mut p = b.connect();
+    let mut m = msg(&mut p, &q, "old", 4);
+    m.expires = b.now_ms() - 1;
+    send(&mut p, m).await;
+    let mut c = b.connect();
+    c.subscribe(spec(&q, 1)).await.unwrap();
+    nothing_for(&mut c, 100).await;
+    eventually("dropped", || store.queue_len("queue://exp2").unwrap() == 0).await;
+    assert!(b.destinations().iter().all(|d| d.name() != "ActiveMQ.DLQ"));
+}
+
+mod interleavings {
+    //! Any interleaving of sends, acks, NACKs and reconnects: a prefetch-1 consumer always
+    //! gets the highest-priority message available (FIFO within a priority).
+
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Send(u8),
+        Ack,
+        Nack,
+        Reconnect,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            4 => (0u8..10).prop_map(Step::Send),
+            3 => Just(Step::Ack),
+            2 => Just(Step::Nack),
+            1 => Just(Step::Reconnect),
+        ]
+    }
+
+    type Key = (std::cmp::Reverse<u8>, u32);
+
+    async fn expect_next(
+        c: &mut Connection,
+        available: &mut BTreeSet<Key>,
+        held: &mut Option<(Key, Delivery)>,
+    ) {
+        if held.is_some() {
+            return;
+        }
+        let Some(best) = available.pop_first() else {
+            nothing_for(c, 10).await;
+            return;
+        };
+        let d = recv(c).await;
+        let (p, n) = body(&d).split_once('-').unwrap();
+        let got: Key = (std::cmp::Reverse(p.parse().unwrap()), n.parse().unwrap());
+        assert_eq!(got, best, "delivered {got:?} while {best:?} was available");
+        *held = Some((got, d));
+    }
+
+    async fn run(steps: Vec<Step>) {
+        let store = Arc::new(MemStore::new());
+        let b = broker_with(
+            with_defaults(|d| d.redelivery = redelivery(-1, 0, 0)),
+            &store,
+        );
+        let q = Destination::queue("prop");
+        let mut p = b.connect();
+        let mut c = b.connect();
+        let mut id = c.subscribe(spec(&q, 1)).await.unwrap();
+        let mut available = BTreeSet::new();
+        let mut held: Option<(Key, Delivery)> = None;
+        for (n, s) in steps.into_iter().enumerate() {
+            let n = n as u32;
+            match s {
+                Step::Send(prio) => {
+                    put_transient(&mut p, &q, &format!("{prio}-{n}"), prio).await;
+                    available.insert((std::cmp::Reverse(prio), n));
+                }
+                Step::Ack => {
+                    if let Some((_, d)) = held.take() {
+                        ack(&mut c, id, &d).await;
+                    }
+                }
+                Step::Nack => {
+                    if let Some((k, d)) = held.take() {
+                        c.nack(id, d.tag, None).await.unwrap();
+                        available.insert(k);
+                    }
+                }
+                Step::Reconnect => {
+                    c.close().await;
+                    if let Some((k, _)) = held.take() {
+                        available.insert(k);
+                    }
+                    c = b.connect();
+                    id = c.subscribe(spec(&q, 1)).await.unwrap();
+                }
+            }
+            expect_next(&mut c, &mut available, &mut held).await;
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+        #[test]
+        fn prefetch_one_consumer_sees_the_best_available(steps in prop::collection::vec(step(), 1..60)) {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .start_paused(true)
+                .build()
+                .unwrap();
+            rt.block_on(run(steps));
+        }
+    }
+}
