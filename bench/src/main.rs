@@ -6,6 +6,7 @@
 
 mod client;
 mod fsync;
+mod priority;
 mod process;
 mod recovery;
 mod scenario;
@@ -81,6 +82,41 @@ enum Cmd {
     Recovery(RecoveryArgs),
     /// Everything: fsync limit, persistent-send (ferromq and optionally ActiveMQ), recovery.
     Suite(SuiteArgs),
+    /// A persistent backlog with mixed priorities, stored with no consumer and then drained by
+    /// one: order inversions, FIFO within each priority, drain rate; ferromq against ActiveMQ.
+    PriorityDrain(PriorityDrainArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct PriorityDrainArgs {
+    /// The ferromq binary: started on a fresh data dir under --work-dir, stopped at the end.
+    #[arg(long, requires = "work_dir", conflicts_with = "ferromq_addr")]
+    ferromq: Option<PathBuf>,
+    /// A running ferromq (or any STOMP broker) to measure instead of starting one.
+    #[arg(long)]
+    ferromq_addr: Option<SocketAddr>,
+    /// Scratch directory for the started ferromq's data dir and log.
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// STOMP address of a running ActiveMQ with prioritizedMessages="true" on its queues
+    /// (bench/activemq-priority.sh starts one).
+    #[arg(long)]
+    activemq: Option<SocketAddr>,
+    /// Backlog size.
+    #[arg(long, default_value_t = 50_000)]
+    messages: u64,
+    /// Consumer prefetch values (`activemq.prefetchSize`), one fill and drain each.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1u32, 100])]
+    prefetch: Vec<u32>,
+    #[arg(long, default_value_t = 256)]
+    size: usize,
+    /// Seed of the priority sequence (the same backlog for every broker and run).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Messages in an unmeasured fill and drain per broker first (default: messages / 10,
+    /// at most 2000), so the JVM's JIT is not in the figures.
+    #[arg(long)]
+    warmup: Option<u64>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -261,6 +297,7 @@ async fn run(cmd: Cmd) -> Result<ExitCode, Error> {
             }
         }
         Cmd::Suite(a) => return suite(a).await,
+        Cmd::PriorityDrain(a) => return priority_drain(a).await,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -579,4 +616,174 @@ fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "?".to_owned())
+}
+
+async fn priority_drain(a: PriorityDrainArgs) -> Result<ExitCode, Error> {
+    let n = a.messages.max(1);
+    let prios = priority::priorities(n, a.seed);
+    let mut fm = None;
+    let data = a.work_dir.as_ref().map(|w| w.join("priority-data"));
+    let mut brokers: Vec<(&str, SocketAddr)> = Vec::new();
+    if let (Some(bin), Some(work), Some(data)) = (&a.ferromq, &a.work_dir, &data) {
+        std::fs::create_dir_all(work)?;
+        if data.exists() {
+            std::fs::remove_dir_all(data)?;
+        }
+        let mut p = process::Ferromq::spawn(bin, data, 0, &work.join("ferromq-priority.log"))?;
+        let (_, addr) = p.listening(Duration::from_secs(30)).await?;
+        fm = Some(p);
+        brokers.push(("ferromq", addr));
+    } else if let Some(addr) = a.ferromq_addr {
+        brokers.push(("ferromq", addr));
+    }
+    if let Some(addr) = a.activemq {
+        brokers.push(("ActiveMQ", addr));
+    }
+    if brokers.is_empty() {
+        return Err(
+            "priority-drain: give --ferromq (with --work-dir), --ferromq-addr or --activemq".into(),
+        );
+    }
+    let pid = std::process::id();
+
+    let warm = a.warmup.unwrap_or_else(|| (n / 10).min(2000));
+    if warm > 0 {
+        let wp = priority::priorities(warm, a.seed ^ 0x5a5a);
+        for (name, addr) in &brokers {
+            eprintln!("warm-up: {name}, {warm} messages");
+            let queue = format!("/queue/bench-prio-warmup-{pid}");
+            if let Err(e) = priority::run(*addr, &queue, &wp, a.size, 100).await {
+                eprintln!("  warm-up against {name} failed: {e}");
+            }
+        }
+    }
+
+    // results[prefetch index][broker index]
+    let mut results: Vec<Vec<Result<priority::PriorityResult, String>>> = Vec::new();
+    for &prefetch in &a.prefetch {
+        let mut row = Vec::new();
+        for (name, addr) in &brokers {
+            let queue = format!("/queue/bench-prio-{pid}-{prefetch}");
+            eprintln!("{name}: fill {n} messages, drain with prefetch {prefetch}");
+            let r = priority::run(*addr, &queue, &prios, a.size, prefetch).await;
+            match &r {
+                Ok(r) => eprintln!(
+                    "  fill {:.0} msgs/s; drain {:.2} s = {:.0} msgs/s, {} inversions",
+                    r.fill.msgs_per_sec,
+                    r.drain_wall.as_secs_f64(),
+                    r.msgs_per_sec,
+                    r.order.inversions
+                ),
+                Err(e) => eprintln!("  FAILED: {e}"),
+            }
+            row.push(r.map_err(|e| e.to_string()));
+        }
+        results.push(row);
+    }
+    let warnings = fm.as_ref().map(|f| f.warnings()).unwrap_or_default();
+    let mut failed = false;
+    if let Some(f) = fm {
+        if let Err(e) = f.terminate(Duration::from_secs(60)).await {
+            eprintln!("ferromq (priority-drain): {e}");
+            failed = true;
+        }
+    }
+    if let Some(d) = &data {
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    let mut levels = [0u64; priority::LEVELS];
+    for &p in &prios {
+        levels[usize::from(p)] += 1;
+    }
+    let fifo_rises = prios.windows(2).filter(|w| w[1] > w[0]).count();
+    println!();
+    println!(
+        "priority-drain: {n} persistent {} B messages, priorities 0-9 from seed {} (per level: {}), \
+         stored with no consumer, then one consumer (ack:client-individual, ACK on arrival)",
+        a.size,
+        a.seed,
+        levels.iter().map(|c| c.to_string()).collect::<Vec<_>>().join("/")
+    );
+    println!(
+        "  inversions = messages with a higher priority than the one before (strict priority: 0; \
+         a FIFO drain of this backlog: {fifo_rises}); FIFO = bench-seq order within a priority"
+    );
+    println!(
+        "{:<9} {:>8} {:>11} {:>10} {:>12} {:>10} {:>9} {:>7} {:>5} {:>14}",
+        "broker",
+        "prefetch",
+        "fill msg/s",
+        "first msg",
+        "drain msg/s",
+        "inversions",
+        "FIFO viol",
+        "missing",
+        "dup",
+        "ferromq/AMQ"
+    );
+    for (pi, &prefetch) in a.prefetch.iter().enumerate() {
+        for (bi, (name, _)) in brokers.iter().enumerate() {
+            let r = match &results[pi][bi] {
+                Ok(r) => r,
+                Err(e) => {
+                    println!("{name:<9} {prefetch:>8} FAILED: {e}");
+                    failed = true;
+                    continue;
+                }
+            };
+            let o = &r.order;
+            let ratio = match (bi, results[pi].get(1)) {
+                (0, Some(Ok(amq))) if brokers.len() > 1 => {
+                    format!("{:.2}x", r.msgs_per_sec / amq.msgs_per_sec)
+                }
+                (0, Some(Err(_))) => "-".to_owned(),
+                _ => String::new(),
+            };
+            println!(
+                "{name:<9} {prefetch:>8} {:>11.0} {:>10} {:>12.0} {:>10} {:>9} {:>7} {:>5} {:>14}",
+                r.fill.msgs_per_sec,
+                fmt_dur(r.first_message),
+                r.msgs_per_sec,
+                o.inversions,
+                o.fifo_violations,
+                o.missing(),
+                o.duplicates,
+                ratio
+            );
+            // Losing or repeating messages is a broken run, not a measurement.
+            if o.missing() > 0 || o.duplicates > 0 {
+                failed = true;
+            }
+        }
+    }
+    for (pi, &prefetch) in a.prefetch.iter().enumerate() {
+        for (bi, (name, _)) in brokers.iter().enumerate() {
+            let Ok(r) = &results[pi][bi] else { continue };
+            let o = &r.order;
+            for note in [&o.first_inversion, &o.first_fifo_violation]
+                .into_iter()
+                .flatten()
+            {
+                println!("  {name} prefetch {prefetch}: first: {note}");
+            }
+            if o.redelivered > 0 || o.priority_mismatches > 0 {
+                println!(
+                    "  {name} prefetch {prefetch}: {} redelivered, {} with a priority header other than sent",
+                    o.redelivered, o.priority_mismatches
+                );
+            }
+        }
+    }
+    if !warnings.is_empty() {
+        println!("ferromq logged {} WARN/ERROR line(s):", warnings.len());
+        for w in &warnings {
+            println!("  {w}");
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

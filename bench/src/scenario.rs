@@ -155,6 +155,25 @@ pub async fn fill(
     receipt_every: u64,
     window: u64,
 ) -> Result<FillResult, Error> {
+    fill_with_priorities(addr, queue, count, size, receipt_every, window, None).await
+}
+
+/// [`fill`], where message `bench-seq` i also carries `priority: priorities[i]` when
+/// `priorities` is given (it must have `count` entries).
+pub async fn fill_with_priorities(
+    addr: SocketAddr,
+    queue: &str,
+    count: u64,
+    size: usize,
+    receipt_every: u64,
+    window: u64,
+    priorities: Option<&[u8]>,
+) -> Result<FillResult, Error> {
+    if let Some(p) = priorities {
+        if (p.len() as u64) < count {
+            return Err(format!("fill: {} priorities for {count} messages", p.len()).into());
+        }
+    }
     let receipt_every = receipt_every.max(1);
     let window = window.max(1);
     let dest = Bytes::from(queue.to_owned());
@@ -196,7 +215,11 @@ pub async fn fill(
             }
             sent_receipts += 1;
         }
-        writer.push(&send_frame(&dest, &body, seq, wants_receipt.then_some(seq)));
+        let mut frame = send_frame(&dest, &body, seq, wants_receipt.then_some(seq));
+        if let Some(p) = priorities {
+            frame = frame.header("priority", p[seq as usize].to_string());
+        }
+        writer.push(&frame);
         if writer.pending() >= 64 * 1024 {
             writer.flush().await?;
         }
