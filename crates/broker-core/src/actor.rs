@@ -34,6 +34,9 @@ const BEFORE_ALL: PendingKey = (Reverse(u8::MAX), 0);
 const DRAIN_BATCH: usize = 256;
 /// How soon a consumer whose delivery channel was full is retried.
 const STALL_RETRY: Duration = Duration::from_millis(10);
+/// How often a paging queue that ran low while memory was full looks for room again (memory
+/// is freed by other destinations, which do not wake this one).
+const PAGE_RETRY: Duration = Duration::from_millis(50);
 
 pub(crate) type Reply = oneshot::Sender<Result<(), CoreError>>;
 
@@ -353,8 +356,19 @@ impl DestinationActor {
         }
     }
 
-    /// Hands a due message to its lane(s).
+    /// Hands a due message to its lane(s). A stored queue message whose key is past the
+    /// paging cursor (one held by a consumer when an eviction moved the cursor back, coming
+    /// back from a NACK or a back-off) is not pushed: messages before it may still be in the
+    /// store, so it is dropped from memory and read again in order.
     fn push(&mut self, entry: Entry, target: Target) {
+        if let Mode::Queue(_) = self.mode {
+            if self.paging && self.is_stored(&entry) && entry.key() > self.cursor {
+                self.resident.remove(&entry.key());
+                self.store_only.insert(entry.seq);
+                self.release(std::slice::from_ref(&entry));
+                return;
+            }
+        }
         match (&mut self.mode, target) {
             (Mode::Queue(lane), _) => lane.push(entry),
             (Mode::Topic(subs), Target::Sub(id)) => {
@@ -438,6 +452,10 @@ impl DestinationActor {
         let mut wake = None;
         if stalled {
             wake = Some(tokio::time::Instant::now() + STALL_RETRY);
+        } else if let Mode::Queue(lane) = &self.mode {
+            if self.paging && lane.pending_len() < self.page_size / 2 && self.memory.is_full() {
+                wake = Some(tokio::time::Instant::now() + PAGE_RETRY);
+            }
         }
         let mut due = self.delayed.keys().next().map(|(t, _)| *t);
         if self.next_sweep != 0 {

@@ -268,6 +268,87 @@ async fn high_priority_arriving_while_paged_overtakes_the_paged_backlog() {
     assert_eq!(got, want);
 }
 
+#[tokio::test]
+async fn nacked_message_waits_behind_higher_priority_paged_out_messages() {
+    let store = Arc::new(MemStore::new());
+    let dyn_store: Arc<dyn Store> = store.clone();
+    let cfg = CoreConfig {
+        memory_limit: 4 * 1024,
+        page_size: 8,
+        ..config(PolicyMap::default())
+    };
+    let b = Broker::new(cfg, dyn_store).unwrap();
+    let q = Destination::queue("evict-nack");
+    let mut p = b.connect();
+    let pad = "x".repeat(400);
+    let padded = |m: Message| Message {
+        properties: vec![(Bytes::from_static(b"pad"), Bytes::from(pad.clone()))],
+        ..m
+    };
+    for i in 0..30 {
+        let m = padded(msg(&mut p, &q, &format!("low-{i:02}"), 1));
+        send(&mut p, m).await;
+    }
+    let mut c = b.connect();
+    let id = c.subscribe(spec(&q, 1)).await.unwrap();
+    let held = recv(&mut c).await;
+    assert_eq!(body(&held), "low-00");
+    for i in 0..10 {
+        let m = padded(msg(&mut p, &q, &format!("high-{i:02}"), 8));
+        send(&mut p, m).await;
+    }
+    c.nack(id, held.tag, None).await.unwrap();
+    let got = drain_bodies(&mut c, id, 40).await;
+    let want: Vec<String> = (0..10)
+        .map(|i| format!("high-{i:02}"))
+        .chain((0..30).map(|i| format!("low-{i:02}")))
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[tokio::test]
+async fn nacked_message_does_not_overtake_higher_priority_left_in_the_store() {
+    // Memory is held full by another queue, so the high-priority messages stay in the store
+    // (paging can read nothing) while a consumer NACKs the low one it holds: the low one
+    // must wait behind them, not be redelivered from memory ahead of them.
+    let store = Arc::new(MemStore::new());
+    let dyn_store: Arc<dyn Store> = store.clone();
+    let cfg = CoreConfig {
+        memory_limit: 64 * 1024,
+        page_size: 8,
+        ..config(PolicyMap::default())
+    };
+    let b = Broker::new(cfg, dyn_store).unwrap();
+    let q = Destination::queue("held-low");
+    let filler = Destination::queue("filler");
+    let mut p = b.connect();
+    for i in 0..5 {
+        put(&mut p, &q, &format!("low-{i:02}"), 1).await;
+    }
+    let mut c = b.connect();
+    let id = c.subscribe(spec(&q, 1)).await.unwrap();
+    let held = recv(&mut c).await;
+    assert_eq!(body(&held), "low-00");
+    let mut big = transient(msg(&mut p, &filler, "big", 4));
+    big.body = Bytes::from(vec![b'x'; 70 * 1024]);
+    send(&mut p, big).await;
+    for i in 0..3 {
+        put(&mut p, &q, &format!("high-{i:02}"), 8).await;
+    }
+    c.nack(id, held.tag, None).await.unwrap();
+    nothing_for(&mut c, 300).await;
+    // Free the memory: the queue pages its backlog back in, best first.
+    let mut f = b.connect();
+    let fid = f.subscribe(spec(&filler, 1)).await.unwrap();
+    let d = recv(&mut f).await;
+    ack(&mut f, fid, &d).await;
+    let got = drain_bodies(&mut c, id, 8).await;
+    assert_eq!(
+        got,
+        ["high-00", "high-01", "high-02", "low-00", "low-01", "low-02", "low-03", "low-04"]
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn nack_redelivers_after_back_off_without_blocking_others() {
     let store = Arc::new(MemStore::new());
