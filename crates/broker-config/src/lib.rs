@@ -1,8 +1,10 @@
 //! Configuration model of the ferromq broker.
 //!
 //! This crate owns [`BrokerConfig`] and its sections, their defaults, the TOML loader
-//! ([`BrokerConfig::from_toml_str`], [`BrokerConfig::load_file`], [`BrokerConfig::to_toml_string`])
-//! and [`BrokerConfig::validate`]. It knows nothing of sockets, tasks or storage engines: the
+//! ([`BrokerConfig::from_toml_str`], [`BrokerConfig::to_toml_string`]), the activemq.xml
+//! reader ([`BrokerConfig::from_activemq_xml_str`]), [`BrokerConfig::load_file`] (either
+//! format, told apart by content, plus warnings for what an activemq.xml sets that ferromq
+//! cannot honour) and [`BrokerConfig::validate`]. It knows nothing of sockets, tasks or storage engines: the
 //! `ferromq` binary loads and validates a config, then hands plain values to the crates that
 //! use them. `deploy/ferromq.toml` is the commented sample, kept equal to the defaults by a
 //! test.
@@ -17,13 +19,25 @@
 //!   field by its dotted TOML path, e.g. ``"`stomp.max_body` must be in 1..=1073741824; got 0"``.
 //! - No I/O beyond reading the file in [`BrokerConfig::load_file`].
 //!
-//! Layout: `model` (the types and defaults), `toml` (the TOML format), `validate` (the rules),
-//! `error` ([`ConfigError`]); an `activemq.xml` reader will sit beside `toml`.
+//! Layout: `model` (the types and defaults), `policy` (per-destination policies and
+//! redelivery), `toml` (the TOML format), `activemq_xml` (reading an ActiveMQ `activemq.xml`),
+//! `load` (files in either format), `validate` (the rules), `error` ([`ConfigError`]).
 
+mod activemq_xml;
 mod error;
+mod load;
 mod model;
+mod policy;
 mod toml;
 mod validate;
 
 pub use error::ConfigError;
-pub use model::{BrokerConfig, CoreSection, NetworkConfig, StompSection, StorageConfig, SyncMode};
+pub use load::{ConfigFormat, Loaded};
+pub use model::{
+    AdminSection, BrokerConfig, CoreSection, NetworkConfig, StompSection, StorageConfig, SyncMode,
+};
+pub use policy::{
+    pattern_parts, DeadLetterStrategyConfig, IndividualDeadLetterConfig, PolicyDefaults,
+    PolicyEntryConfig, PriorityLaneConfig, RedeliveryPolicyConfig, RedeliverySection,
+    SharedDeadLetterConfig, ACTIVEMQ_DLQ,
+};

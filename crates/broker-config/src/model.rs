@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::policy::{PolicyDefaults, PolicyEntryConfig, RedeliverySection};
+
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
 const MIB_U64: u64 = 1024 * 1024;
@@ -21,6 +23,38 @@ pub struct BrokerConfig {
     pub storage: StorageConfig,
     /// `[core]`: queue sizes inside the broker core.
     pub core: CoreSection,
+    /// `[admin]`: the admin HTTP API.
+    pub admin: AdminSection,
+    /// `[redelivery]`: broker-side redelivery (ActiveMQ's `redeliveryPlugin`).
+    pub redelivery: RedeliverySection,
+    /// `[policy_defaults]`: the policy of destinations no `[[policy]]` entry matches.
+    pub policy_defaults: PolicyDefaults,
+    /// `[[policy]]`: per-destination policies (ActiveMQ's `policyEntry`s). Last, because TOML
+    /// writes arrays of tables after the plain sections.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policy: Vec<PolicyEntryConfig>,
+}
+
+/// `[admin]`: the admin HTTP API (ActiveMQ's web console port is 8161).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminSection {
+    /// Whether the admin API listens.
+    pub enabled: bool,
+    /// IP address it binds to; loopback by default, since it can change the broker.
+    pub bind: String,
+    /// TCP port; 0 picks a free port (it is logged).
+    pub port: u16,
+}
+
+impl Default for AdminSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            bind: "127.0.0.1".to_owned(),
+            port: 8161,
+        }
+    }
 }
 
 /// `[network]`: settings shared by every listener.
@@ -316,6 +350,22 @@ mod tests {
                 max_transaction_ops: 100_000,
             }
         );
+        assert_eq!(
+            c.admin,
+            AdminSection {
+                enabled: true,
+                bind: "127.0.0.1".to_owned(),
+                port: 8161,
+            },
+            "ActiveMQ's web console port, loopback only"
+        );
+        // No redelivery entries: immediate redelivery; priority on natively.
+        assert_eq!(c.redelivery.default_entry, None);
+        assert!(c.redelivery.entry.is_empty());
+        assert!(c.redelivery.send_to_dlq_if_max_retries_exceeded);
+        assert!(c.redelivery.fallback_to_dead_letter);
+        assert!(c.policy_defaults.prioritized_messages);
+        assert!(c.policy.is_empty());
     }
 
     #[test]

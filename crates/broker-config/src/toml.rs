@@ -1,7 +1,6 @@
-//! The TOML format of [`BrokerConfig`]: sections `[network]`, `[stomp]`, `[storage]` and
-//! `[core]` with snake_case keys, every key optional.
-
-use std::path::Path;
+//! The TOML format of [`BrokerConfig`]: sections `[network]`, `[stomp]`, `[storage]`, `[core]`
+//! and `[admin]` with snake_case keys; `[redelivery]`, `[policy_defaults]` and `[[policy]]` with
+//! ActiveMQ's camelCase attribute names. Every key is optional.
 
 use crate::{BrokerConfig, ConfigError};
 
@@ -12,22 +11,6 @@ impl BrokerConfig {
         ::toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: None,
             message: e.to_string(),
-        })
-    }
-
-    /// Reads and parses the TOML file at `path`, like [`from_toml_str`](Self::from_toml_str);
-    /// errors name the file. Does not [`validate`](Self::validate).
-    pub fn load_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::from_toml_str(&text).map_err(|e| match e {
-            ConfigError::Parse { message, .. } => ConfigError::Parse {
-                path: Some(path.to_owned()),
-                message,
-            },
-            other => other,
         })
     }
 
@@ -45,7 +28,11 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::{CoreSection, NetworkConfig, StompSection, StorageConfig, SyncMode};
+    use crate::{
+        CoreSection, DeadLetterStrategyConfig, IndividualDeadLetterConfig, NetworkConfig,
+        PolicyDefaults, PolicyEntryConfig, PriorityLaneConfig, RedeliveryPolicyConfig,
+        RedeliverySection, SharedDeadLetterConfig, StompSection, StorageConfig, SyncMode,
+    };
 
     /// The commented sample shipped in `deploy/`.
     const SAMPLE: &str = include_str!(concat!(
@@ -159,6 +146,7 @@ mod tests {
                 topic_pending_limit: 500,
                 max_transaction_ops: 64,
             },
+            ..BrokerConfig::default()
         };
         let parsed = BrokerConfig::from_toml_str(text).unwrap();
         assert_eq!(parsed, expected);
@@ -262,6 +250,7 @@ mod tests {
                 topic_pending_limit: 100_000_000,
                 max_transaction_ops: 1,
             },
+            ..BrokerConfig::default()
         };
         let text = custom.to_toml_string().unwrap();
         assert_eq!(
@@ -275,7 +264,18 @@ mod tests {
     fn generated_toml_has_every_key_in_its_section() {
         let text = BrokerConfig::default().to_toml_string().unwrap();
         let keys = keys(&text);
-        assert_eq!(keys.len(), 3 + 12 + 9 + 4, "{keys:?}");
+        // network, stomp, storage, core, admin, redelivery (without the optional
+        // defaultEntry and entries), policy_defaults; no [[policy]] entries.
+        assert_eq!(keys.len(), 3 + 12 + 9 + 4 + 3 + 2 + 4, "{keys:?}");
+        assert!(keys.contains("admin.port"), "{keys:?}");
+        assert!(
+            keys.contains("policy_defaults.deadLetterStrategy"),
+            "{keys:?}"
+        );
+        assert!(
+            keys.contains("redelivery.sendToDlqIfMaxRetriesExceeded"),
+            "{keys:?}"
+        );
         assert!(keys.contains("stomp.min_server_heartbeat_ms"), "{keys:?}");
         assert!(keys.contains("stomp.write_timeout_ms"), "{keys:?}");
         assert!(keys.contains("core.delivery_channel_capacity"), "{keys:?}");
@@ -364,34 +364,174 @@ mod tests {
     }
 
     #[test]
-    fn load_file_reads_and_names_the_file() {
-        let dir = std::env::temp_dir().join(format!("broker-config-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+    fn policy_tables_parse() {
+        let text = r#"
+            [redelivery]
+            defaultEntry = { maximumRedeliveries = 3, initialRedeliveryDelay = 1000, redeliveryDelay = 1000 }
 
-        let good = dir.join("good.toml");
-        std::fs::write(&good, "[core]\nmailbox_capacity = 8\n").unwrap();
-        let c = BrokerConfig::load_file(&good).unwrap();
-        assert_eq!(c.core.mailbox_capacity, 8);
+            [[redelivery.entry]]
+            queue = "orders.>"
+            maximumRedeliveries = -1
+            useExponentialBackOff = true
+            backOffMultiplier = 2
+            maximumRedeliveryDelay = 60000
+            useCollisionAvoidance = true
+            collisionAvoidanceFactor = 0.5
 
-        let bad = dir.join("bad.toml");
-        std::fs::write(&bad, "[core]\nmailbox = 8\n").unwrap();
-        match BrokerConfig::load_file(&bad) {
-            Err(ConfigError::Parse { path, message }) => {
-                assert_eq!(path.as_deref(), Some(bad.as_path()));
-                assert!(message.contains("unknown field `mailbox`"), "{message}");
+            [policy_defaults]
+            prioritizedMessages = false
+            deadLetterStrategy = { type = "discarding" }
+
+            [[policy]]
+            queue = ">"
+            prioritizedMessages = true
+            deadLetterStrategy = { type = "individual", queuePrefix = "DLQ.", useQueueForQueueMessages = true }
+
+            [[policy]]
+            topic = "news.*"
+            prioritySupport = false
+            expireMessagesPeriod = 0
+            priorityLanes = [{ priorities = "7-9", delay = 0 }, { priorities = "4-6", delay = 30000 }, { priorities = "0" }]
+            deadLetterStrategy = { type = "shared", deadLetterQueue = "News.DLQ", processExpired = false, processNonPersistent = true }
+        "#;
+        let c = BrokerConfig::from_toml_str(text).unwrap();
+        c.validate().unwrap();
+        assert_eq!(
+            c.redelivery,
+            RedeliverySection {
+                default_entry: Some(RedeliveryPolicyConfig {
+                    maximum_redeliveries: 3,
+                    ..RedeliveryPolicyConfig::default()
+                }),
+                entry: vec![RedeliveryPolicyConfig {
+                    queue: Some("orders.>".into()),
+                    maximum_redeliveries: -1,
+                    use_exponential_back_off: true,
+                    back_off_multiplier: 2.0,
+                    maximum_redelivery_delay: 60_000,
+                    use_collision_avoidance: true,
+                    collision_avoidance_factor: 0.5,
+                    ..RedeliveryPolicyConfig::default()
+                }],
+                ..RedeliverySection::default()
             }
-            other => panic!("expected a parse error, got {other:?}"),
-        }
-
-        let missing = dir.join("missing.toml");
-        let err = BrokerConfig::load_file(&missing).unwrap_err();
-        assert!(
-            matches!(&err, ConfigError::Io { path, source }
-                if path == &missing && source.kind() == std::io::ErrorKind::NotFound),
-            "{err:?}"
         );
-        assert!(err.to_string().contains("missing.toml"), "{err}");
+        assert_eq!(
+            c.policy_defaults,
+            PolicyDefaults {
+                prioritized_messages: false,
+                dead_letter_strategy: DeadLetterStrategyConfig::Discarding {},
+                ..PolicyDefaults::default()
+            }
+        );
+        assert_eq!(
+            c.policy,
+            vec![
+                PolicyEntryConfig {
+                    queue: Some(">".into()),
+                    prioritized_messages: Some(true),
+                    dead_letter_strategy: Some(DeadLetterStrategyConfig::Individual(
+                        IndividualDeadLetterConfig {
+                            queue_prefix: "DLQ.".into(),
+                            ..IndividualDeadLetterConfig::default()
+                        }
+                    )),
+                    ..PolicyEntryConfig::default()
+                },
+                PolicyEntryConfig {
+                    topic: Some("news.*".into()),
+                    prioritized_messages: Some(false),
+                    expire_messages_period: Some(0),
+                    priority_lanes: Some(vec![
+                        PriorityLaneConfig {
+                            priorities: "7-9".into(),
+                            delay: 0
+                        },
+                        PriorityLaneConfig {
+                            priorities: "4-6".into(),
+                            delay: 30_000
+                        },
+                        PriorityLaneConfig {
+                            priorities: "0".into(),
+                            delay: 0
+                        },
+                    ]),
+                    dead_letter_strategy: Some(DeadLetterStrategyConfig::Shared(
+                        SharedDeadLetterConfig {
+                            dead_letter_queue: "News.DLQ".into(),
+                            process_expired: false,
+                            process_non_persistent: true,
+                        }
+                    )),
+                    ..PolicyEntryConfig::default()
+                },
+            ]
+        );
+        // And back.
+        let again = BrokerConfig::from_toml_str(&c.to_toml_string().unwrap()).unwrap();
+        assert_eq!(again, c);
+    }
 
-        std::fs::remove_dir_all(&dir).unwrap();
+    #[test]
+    fn absent_strategy_attributes_take_activemq_defaults() {
+        let c = BrokerConfig::from_toml_str(
+            "[[policy]]\nqueue = \"a\"\ndeadLetterStrategy = { type = \"individual\" }\n\
+             [[policy]]\nqueue = \"b\"\ndeadLetterStrategy = { type = \"shared\" }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.policy[0].dead_letter_strategy,
+            Some(DeadLetterStrategyConfig::Individual(
+                IndividualDeadLetterConfig {
+                    queue_prefix: "ActiveMQ.DLQ.Queue.".into(),
+                    topic_prefix: "ActiveMQ.DLQ.Topic.".into(),
+                    queue_suffix: String::new(),
+                    topic_suffix: String::new(),
+                    use_queue_for_queue_messages: true,
+                    use_queue_for_topic_messages: true,
+                    process_expired: true,
+                    process_non_persistent: false,
+                }
+            ))
+        );
+        assert_eq!(
+            c.policy[1].dead_letter_strategy,
+            Some(DeadLetterStrategyConfig::default())
+        );
+        // Keys the entry leaves out stay unset: they come from [policy_defaults].
+        assert_eq!(c.policy[0].prioritized_messages, None);
+        assert_eq!(c.policy[0].expire_messages_period, None);
+    }
+
+    #[test]
+    fn policy_typos_are_rejected() {
+        let msg = parse_err("[[policy]]\nqueue = \">\"\nuseCache = false\n");
+        assert!(msg.contains("unknown field `useCache`"), "{msg}");
+        // Snake case is not the ActiveMQ name.
+        let msg = parse_err("[[policy]]\nqueue = \">\"\nprioritized_messages = true\n");
+        assert!(
+            msg.contains("unknown field `prioritized_messages`"),
+            "{msg}"
+        );
+        let msg =
+            parse_err("[[policy]]\nqueue = \">\"\ndeadLetterStrategy = { type = \"fancy\" }\n");
+        assert!(msg.contains("unknown variant `fancy`"), "{msg}");
+        let msg = parse_err(
+            "[[policy]]\nqueue = \">\"\ndeadLetterStrategy = { type = \"shared\", queuePrefix = \"x\" }\n",
+        );
+        assert!(msg.contains("unknown field `queuePrefix`"), "{msg}");
+        let msg = parse_err(
+            "[[policy]]\nqueue = \">\"\ndeadLetterStrategy = { type = \"discarding\", processExpired = false }\n",
+        );
+        assert!(msg.contains("unknown field `processExpired`"), "{msg}");
+        let msg =
+            parse_err("[[policy]]\nqueue = \">\"\ndeadLetterStrategy = { queuePrefix = \"x\" }\n");
+        assert!(msg.contains("missing field `type`"), "{msg}");
+        let msg = parse_err("[redelivery.defaultEntry]\nmaxRedeliveries = 3\n");
+        assert!(msg.contains("unknown field `maxRedeliveries`"), "{msg}");
+        let msg = parse_err("[[policy]]\nqueue = \">\"\npriorityLanes = [{ priorities = 7 }]\n");
+        assert!(msg.contains("invalid type"), "{msg}");
+        let msg = parse_err("[admin]\nport = 80800\n");
+        assert!(msg.contains("expected u16"), "{msg}");
     }
 }

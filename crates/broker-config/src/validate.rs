@@ -6,7 +6,12 @@ use std::fmt::Display;
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
 
-use crate::{BrokerConfig, ConfigError, CoreSection, NetworkConfig, StompSection, StorageConfig};
+use crate::policy::pattern_parts;
+use crate::{
+    AdminSection, BrokerConfig, ConfigError, CoreSection, DeadLetterStrategyConfig, NetworkConfig,
+    PolicyDefaults, PolicyEntryConfig, PriorityLaneConfig, RedeliveryPolicyConfig,
+    RedeliverySection, StompSection, StorageConfig,
+};
 
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * KIB;
@@ -36,6 +41,7 @@ const PAGE_SIZE: RangeInclusive<u64> = 1..=100_000;
 const STORE_LIMIT_MB: RangeInclusive<u64> = 0..=1_073_741_824;
 const MIN_FREE_DISK_MB: RangeInclusive<u64> = 0..=1_048_576;
 const SEND_FAIL_TIMEOUT_MS: RangeInclusive<u64> = 0..=HOUR_MS;
+const COLLISION_AVOIDANCE_FACTOR: RangeInclusive<f64> = 0.0..=0.5;
 
 impl BrokerConfig {
     /// Checks every field and returns the first violation, naming the field by its dotted
@@ -45,21 +51,30 @@ impl BrokerConfig {
         self.network.validate()?;
         self.stomp.validate()?;
         self.storage.validate()?;
-        self.core.validate()
+        self.core.validate()?;
+        self.admin.validate()?;
+        self.redelivery.validate()?;
+        self.policy_defaults.validate()?;
+        for (i, entry) in self.policy.iter().enumerate() {
+            entry.validate(&format!("policy[{i}]"))?;
+        }
+        Ok(())
     }
+}
+
+fn ip_literal(field: &str, value: &str) -> Result<(), ConfigError> {
+    if value.parse::<IpAddr>().is_err() {
+        return Err(ConfigError::invalid(
+            field,
+            format!("must be an IP address such as 0.0.0.0, :: or 127.0.0.1; got {value:?}"),
+        ));
+    }
+    Ok(())
 }
 
 impl NetworkConfig {
     fn validate(&self) -> Result<(), ConfigError> {
-        if self.bind.parse::<IpAddr>().is_err() {
-            return Err(ConfigError::invalid(
-                "network.bind",
-                format!(
-                    "must be an IP address such as 0.0.0.0, :: or 127.0.0.1; got {:?}",
-                    self.bind
-                ),
-            ));
-        }
+        ip_literal("network.bind", &self.bind)?;
         in_range(
             "network.max_connections",
             self.max_connections,
@@ -199,6 +214,255 @@ impl CoreSection {
     }
 }
 
+impl AdminSection {
+    fn validate(&self) -> Result<(), ConfigError> {
+        // `port` needs no check: every u16 is usable and 0 asks the OS for a free port.
+        ip_literal("admin.bind", &self.bind)
+    }
+}
+
+impl PolicyDefaults {
+    fn validate(&self) -> Result<(), ConfigError> {
+        non_negative(
+            "policy_defaults.expireMessagesPeriod",
+            self.expire_messages_period,
+        )?;
+        lanes("policy_defaults.priorityLanes", &self.priority_lanes)?;
+        dead_letter(
+            "policy_defaults.deadLetterStrategy",
+            &self.dead_letter_strategy,
+        )
+    }
+}
+
+impl PolicyEntryConfig {
+    fn validate(&self, at: &str) -> Result<(), ConfigError> {
+        destinations(at, self.queue.as_deref(), self.topic.as_deref())?;
+        if let Some(period) = self.expire_messages_period {
+            non_negative(&format!("{at}.expireMessagesPeriod"), period)?;
+        }
+        if let Some(l) = &self.priority_lanes {
+            lanes(&format!("{at}.priorityLanes"), l)?;
+        }
+        if let Some(d) = &self.dead_letter_strategy {
+            dead_letter(&format!("{at}.deadLetterStrategy"), d)?;
+        }
+        Ok(())
+    }
+}
+
+impl RedeliverySection {
+    fn validate(&self) -> Result<(), ConfigError> {
+        // Refused rather than ignored: the config asks to drop messages the broker would
+        // dead-letter.
+        if !self.send_to_dlq_if_max_retries_exceeded {
+            return Err(ConfigError::invalid(
+                "redelivery.sendToDlqIfMaxRetriesExceeded",
+                "= false (drop messages past maximumRedeliveries) is not supported yet; use \
+                 true, or a `discarding` deadLetterStrategy to drop every undeliverable message",
+            ));
+        }
+        if !self.fallback_to_dead_letter {
+            return Err(ConfigError::invalid(
+                "redelivery.fallbackToDeadLetter",
+                "= false is not supported yet; use true",
+            ));
+        }
+        if let Some(d) = &self.default_entry {
+            if d.queue.is_some() || d.topic.is_some() {
+                return Err(ConfigError::invalid(
+                    "redelivery.defaultEntry",
+                    "applies to every destination and takes no queue or topic",
+                ));
+            }
+            d.validate("redelivery.defaultEntry")?;
+        }
+        for (i, entry) in self.entry.iter().enumerate() {
+            let at = format!("redelivery.entry[{i}]");
+            destinations(&at, entry.queue.as_deref(), entry.topic.as_deref())?;
+            entry.validate(&at)?;
+        }
+        Ok(())
+    }
+}
+
+impl RedeliveryPolicyConfig {
+    fn validate(&self, at: &str) -> Result<(), ConfigError> {
+        if self.maximum_redeliveries < -1 {
+            return Err(ConfigError::invalid(
+                &format!("{at}.maximumRedeliveries"),
+                format!(
+                    "must be -1 (unlimited) or more; got {}",
+                    self.maximum_redeliveries
+                ),
+            ));
+        }
+        non_negative(
+            &format!("{at}.initialRedeliveryDelay"),
+            self.initial_redelivery_delay,
+        )?;
+        non_negative(&format!("{at}.redeliveryDelay"), self.redelivery_delay)?;
+        if self.maximum_redelivery_delay < -1 {
+            return Err(ConfigError::invalid(
+                &format!("{at}.maximumRedeliveryDelay"),
+                format!(
+                    "must be -1 (no cap) or a delay in ms; got {}",
+                    self.maximum_redelivery_delay
+                ),
+            ));
+        }
+        let multiplier = self.back_off_multiplier;
+        if !multiplier.is_finite() || (self.use_exponential_back_off && multiplier < 1.0) {
+            return Err(ConfigError::invalid(
+                &format!("{at}.backOffMultiplier"),
+                format!(
+                    "must be a number, at least 1.0 with useExponentialBackOff (below 1 the \
+                     delays would shrink); got {multiplier}"
+                ),
+            ));
+        }
+        // NaN fails `contains` too.
+        if !COLLISION_AVOIDANCE_FACTOR.contains(&self.collision_avoidance_factor) {
+            return Err(ConfigError::invalid(
+                &format!("{at}.collisionAvoidanceFactor"),
+                format!(
+                    "must be in 0.0..=0.5 (the spread either side of the delay); got {}",
+                    self.collision_avoidance_factor
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Exactly one of `queue` and `topic`, holding valid patterns.
+fn destinations(at: &str, queue: Option<&str>, topic: Option<&str>) -> Result<(), ConfigError> {
+    match (queue, topic) {
+        (Some(q), None) => pattern(&format!("{at}.queue"), q),
+        (None, Some(t)) => pattern(&format!("{at}.topic"), t),
+        (Some(_), Some(_)) => Err(ConfigError::invalid(
+            at,
+            "names both a queue and a topic pattern; an entry applies to one of them (use two \
+             entries)",
+        )),
+        (None, None) => Err(ConfigError::invalid(
+            at,
+            "needs `queue` or `topic`: the pattern of the destinations it applies to, e.g. \
+             queue = \">\"",
+        )),
+    }
+}
+
+/// An ActiveMQ wildcard pattern, or several separated by commas: names separated by `.`,
+/// each a literal, `*` (one name) or `>` (the rest; last only).
+fn pattern(field: &str, pattern: &str) -> Result<(), ConfigError> {
+    for part in pattern_parts(pattern) {
+        let names: Vec<&str> = part.split('.').collect();
+        let why = if part.is_empty() {
+            Some("an empty pattern")
+        } else if names.iter().any(|n| n.is_empty()) {
+            Some("an empty name (a leading, trailing or doubled `.`)")
+        } else if names
+            .iter()
+            .any(|n| n.len() > 1 && (n.contains('*') || n.contains('>')))
+        {
+            Some("a wildcard inside a name; `*` and `>` stand alone between dots")
+        } else if names[..names.len() - 1].contains(&">") {
+            Some("`>` before the last name; it matches everything after it")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(ConfigError::invalid(
+                field,
+                format!(
+                    "must be a destination pattern such as \"orders\", \"orders.*\" or \
+                     \">\"; {why} in {pattern:?}"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn lanes(field: &str, lanes: &[PriorityLaneConfig]) -> Result<(), ConfigError> {
+    let mut seen: Vec<(usize, RangeInclusive<u8>)> = Vec::new();
+    for (i, lane) in lanes.iter().enumerate() {
+        let range = lane
+            .priority_range()
+            .map_err(|why| ConfigError::invalid(&format!("{field}[{i}].priorities"), why))?;
+        if let Some((j, _)) = seen
+            .iter()
+            .find(|(_, r)| r.start() <= range.end() && range.start() <= r.end())
+        {
+            return Err(ConfigError::invalid(
+                &format!("{field}[{i}].priorities"),
+                format!(
+                    "overlaps {field}[{j}] ({:?}): each priority belongs to one lane at most; \
+                     got {:?}",
+                    lanes[*j].priorities, lane.priorities
+                ),
+            ));
+        }
+        non_negative(&format!("{field}[{i}].delay"), lane.delay)?;
+        seen.push((i, range));
+    }
+    Ok(())
+}
+
+fn dead_letter(field: &str, strategy: &DeadLetterStrategyConfig) -> Result<(), ConfigError> {
+    match strategy {
+        DeadLetterStrategyConfig::Shared(s) => {
+            let q = s.dead_letter_queue.trim();
+            if q.is_empty() || q.contains('*') || q.contains('>') || q.contains(',') {
+                return Err(ConfigError::invalid(
+                    &format!("{field}.deadLetterQueue"),
+                    format!(
+                        "must name one queue (no wildcards); got {:?}",
+                        s.dead_letter_queue
+                    ),
+                ));
+            }
+        }
+        DeadLetterStrategyConfig::Individual(i) => {
+            // An empty prefix and suffix would make a destination its own dead-letter queue:
+            // a message would be dead-lettered into the place it failed from, forever.
+            if i.queue_prefix.is_empty()
+                && i.queue_suffix.is_empty()
+                && i.use_queue_for_queue_messages
+            {
+                return Err(ConfigError::invalid(
+                    &format!("{field}.queuePrefix"),
+                    "and queueSuffix are both empty: every queue would be its own dead-letter \
+                     queue",
+                ));
+            }
+            if i.topic_prefix.is_empty()
+                && i.topic_suffix.is_empty()
+                && !i.use_queue_for_topic_messages
+            {
+                return Err(ConfigError::invalid(
+                    &format!("{field}.topicPrefix"),
+                    "and topicSuffix are both empty with useQueueForTopicMessages = false: \
+                     every topic would be its own dead-letter topic",
+                ));
+            }
+        }
+        DeadLetterStrategyConfig::Discarding {} => {}
+    }
+    Ok(())
+}
+
+fn non_negative(field: &str, value: i64) -> Result<(), ConfigError> {
+    if value < 0 {
+        return Err(ConfigError::invalid(
+            field,
+            format!("must be 0 or more (ms); got {value}"),
+        ));
+    }
+    Ok(())
+}
+
 /// Integer range check; values are widened to u64 so one helper serves every integer field.
 fn in_range<T>(field: &str, value: T, range: RangeInclusive<u64>) -> Result<(), ConfigError>
 where
@@ -230,7 +494,7 @@ fn at_most_frame(field: &str, value: usize, max_frame_size: usize) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::SyncMode;
+    use crate::{IndividualDeadLetterConfig, SharedDeadLetterConfig, SyncMode};
 
     /// Applies `change` to the defaults and returns the validation message.
     fn rejected(change: impl FnOnce(&mut BrokerConfig)) -> String {
@@ -499,6 +763,319 @@ mod tests {
                 c.network.max_connections = 0;
             }),
             "`network.max_connections` must be in 1..=1000000; got 0"
+        );
+    }
+
+    fn entry(queue: &str) -> PolicyEntryConfig {
+        PolicyEntryConfig {
+            queue: Some(queue.to_owned()),
+            ..PolicyEntryConfig::default()
+        }
+    }
+
+    fn lane(priorities: &str, delay: i64) -> PriorityLaneConfig {
+        PriorityLaneConfig {
+            priorities: priorities.to_owned(),
+            delay,
+        }
+    }
+
+    #[test]
+    fn admin_rules() {
+        assert_eq!(
+            rejected(|c| c.admin.bind = "localhost".into()),
+            "`admin.bind` must be an IP address such as 0.0.0.0, :: or 127.0.0.1; got \"localhost\""
+        );
+        accepted(|c| c.admin.port = 0);
+        accepted(|c| {
+            c.admin.enabled = false;
+            c.admin.bind = "::".into();
+        });
+    }
+
+    #[test]
+    fn policy_patterns() {
+        for good in [
+            ">",
+            "orders",
+            "orders.*",
+            "orders.>",
+            "*.eu.*",
+            "a.b.c",
+            "A.>, B.*",
+            "PRICE.*.IBM",
+        ] {
+            accepted(|c| c.policy = vec![entry(good)]);
+        }
+        let bad = |p: &str, why: &str| {
+            format!(
+                "`policy[0].queue` must be a destination pattern such as \"orders\", \"orders.*\" \
+                 or \">\"; {why} in {p:?}"
+            )
+        };
+        let empty_name = "an empty name (a leading, trailing or doubled `.`)";
+        for (p, why) in [
+            ("", "an empty pattern"),
+            ("a,", "an empty pattern"),
+            ("a..b", empty_name),
+            (".a", empty_name),
+            ("a.", empty_name),
+            (
+                "orders*",
+                "a wildcard inside a name; `*` and `>` stand alone between dots",
+            ),
+            (
+                "a.b>",
+                "a wildcard inside a name; `*` and `>` stand alone between dots",
+            ),
+            (
+                ">.a",
+                "`>` before the last name; it matches everything after it",
+            ),
+        ] {
+            assert_eq!(
+                rejected(|c| c.policy = vec![entry(p)]),
+                bad(p, why),
+                "{p:?}"
+            );
+        }
+        assert_eq!(
+            rejected(|c| c.policy = vec![
+                entry(">"),
+                PolicyEntryConfig {
+                    topic: Some("t".into()),
+                    ..entry("q")
+                }
+            ]),
+            "`policy[1]` names both a queue and a topic pattern; an entry applies to one of \
+             them (use two entries)"
+        );
+        assert_eq!(
+            rejected(|c| c.policy = vec![PolicyEntryConfig::default()]),
+            "`policy[0]` needs `queue` or `topic`: the pattern of the destinations it applies \
+             to, e.g. queue = \">\""
+        );
+        assert_eq!(
+            rejected(|c| c.policy = vec![PolicyEntryConfig {
+                queue: None,
+                topic: Some("a..b".into()),
+                ..entry("")
+            }]),
+            "`policy[0].topic` must be a destination pattern such as \"orders\", \"orders.*\" or \
+             \">\"; an empty name (a leading, trailing or doubled `.`) in \"a..b\""
+        );
+    }
+
+    #[test]
+    fn policy_lanes_and_periods() {
+        accepted(|c| {
+            c.policy = vec![PolicyEntryConfig {
+                priority_lanes: Some(vec![
+                    lane("7-9", 0),
+                    lane("4-6", 30_000),
+                    lane("0-3", 120_000),
+                ]),
+                ..entry(">")
+            }]
+        });
+        assert_eq!(
+            rejected(|c| c.policy = vec![PolicyEntryConfig {
+                priority_lanes: Some(vec![lane("7-9", 0), lane("3-10", 0)]),
+                ..entry(">")
+            }]),
+            "`policy[0].priorityLanes[1].priorities` must be a priority or a range of them \
+             within 0..=9, such as \"7-9\" or \"4\"; got \"3-10\""
+        );
+        assert_eq!(
+            rejected(|c| c.policy_defaults.priority_lanes = vec![lane("5-9", 0), lane("0-5", 10)]),
+            "`policy_defaults.priorityLanes[1].priorities` overlaps \
+             policy_defaults.priorityLanes[0] (\"5-9\"): each priority belongs to one lane at \
+             most; got \"0-5\""
+        );
+        assert_eq!(
+            rejected(|c| c.policy_defaults.priority_lanes = vec![lane("7", 0), lane("7", 10)]),
+            "`policy_defaults.priorityLanes[1].priorities` overlaps \
+             policy_defaults.priorityLanes[0] (\"7\"): each priority belongs to one lane at \
+             most; got \"7\""
+        );
+        assert_eq!(
+            rejected(|c| c.policy = vec![PolicyEntryConfig {
+                priority_lanes: Some(vec![lane("0-3", -1)]),
+                ..entry(">")
+            }]),
+            "`policy[0].priorityLanes[0].delay` must be 0 or more (ms); got -1"
+        );
+        assert_eq!(
+            rejected(|c| c.policy = vec![PolicyEntryConfig {
+                expire_messages_period: Some(-5),
+                ..entry(">")
+            }]),
+            "`policy[0].expireMessagesPeriod` must be 0 or more (ms); got -5"
+        );
+        assert_eq!(
+            rejected(|c| c.policy_defaults.expire_messages_period = -1),
+            "`policy_defaults.expireMessagesPeriod` must be 0 or more (ms); got -1"
+        );
+    }
+
+    #[test]
+    fn dead_letter_rules() {
+        let individual = |f: fn(&mut IndividualDeadLetterConfig)| {
+            let mut i = IndividualDeadLetterConfig::default();
+            f(&mut i);
+            Some(DeadLetterStrategyConfig::Individual(i))
+        };
+        accepted(|c| {
+            c.policy = vec![PolicyEntryConfig {
+                dead_letter_strategy: individual(|i| i.queue_prefix = "DLQ.".into()),
+                ..entry(">")
+            }]
+        });
+        // A suffix alone is enough to tell the dead-letter queue apart.
+        accepted(|c| {
+            c.policy = vec![PolicyEntryConfig {
+                dead_letter_strategy: individual(|i| {
+                    i.queue_prefix.clear();
+                    i.queue_suffix = ".DLQ".into();
+                }),
+                ..entry(">")
+            }]
+        });
+        assert_eq!(
+            rejected(|c| c.policy = vec![PolicyEntryConfig {
+                dead_letter_strategy: individual(|i| i.queue_prefix.clear()),
+                ..entry(">")
+            }]),
+            "`policy[0].deadLetterStrategy.queuePrefix` and queueSuffix are both empty: every \
+             queue would be its own dead-letter queue"
+        );
+        assert_eq!(
+            rejected(|c| c.policy = vec![PolicyEntryConfig {
+                dead_letter_strategy: individual(|i| {
+                    i.topic_prefix.clear();
+                    i.use_queue_for_topic_messages = false;
+                }),
+                ..entry(">")
+            }]),
+            "`policy[0].deadLetterStrategy.topicPrefix` and topicSuffix are both empty with \
+             useQueueForTopicMessages = false: every topic would be its own dead-letter topic"
+        );
+        // Topics dead-lettered into a queue of the same name are not a loop.
+        accepted(|c| {
+            c.policy = vec![PolicyEntryConfig {
+                dead_letter_strategy: individual(|i| i.topic_prefix.clear()),
+                ..entry(">")
+            }]
+        });
+        assert_eq!(
+            rejected(|c| {
+                c.policy_defaults.dead_letter_strategy =
+                    DeadLetterStrategyConfig::Shared(SharedDeadLetterConfig {
+                        dead_letter_queue: "DLQ.>".into(),
+                        ..SharedDeadLetterConfig::default()
+                    })
+            }),
+            "`policy_defaults.deadLetterStrategy.deadLetterQueue` must name one queue (no \
+             wildcards); got \"DLQ.>\""
+        );
+        accepted(|c| {
+            c.policy_defaults.dead_letter_strategy = DeadLetterStrategyConfig::Discarding {}
+        });
+    }
+
+    #[test]
+    fn redelivery_rules() {
+        let default_entry = |f: fn(&mut RedeliveryPolicyConfig)| {
+            move |c: &mut BrokerConfig| {
+                let mut r = RedeliveryPolicyConfig::default();
+                f(&mut r);
+                c.redelivery.default_entry = Some(r);
+            }
+        };
+        accepted(default_entry(|r| r.maximum_redeliveries = -1));
+        accepted(default_entry(|r| {
+            r.initial_redelivery_delay = 0;
+            r.redelivery_delay = 0;
+        }));
+        assert_eq!(
+            rejected(default_entry(|r| r.maximum_redeliveries = -2)),
+            "`redelivery.defaultEntry.maximumRedeliveries` must be -1 (unlimited) or more; got -2"
+        );
+        assert_eq!(
+            rejected(default_entry(|r| r.initial_redelivery_delay = -1)),
+            "`redelivery.defaultEntry.initialRedeliveryDelay` must be 0 or more (ms); got -1"
+        );
+        assert_eq!(
+            rejected(default_entry(|r| r.redelivery_delay = -1000)),
+            "`redelivery.defaultEntry.redeliveryDelay` must be 0 or more (ms); got -1000"
+        );
+        assert_eq!(
+            rejected(default_entry(|r| r.maximum_redelivery_delay = -2)),
+            "`redelivery.defaultEntry.maximumRedeliveryDelay` must be -1 (no cap) or a delay in \
+             ms; got -2"
+        );
+        let multiplier = |v: f64| {
+            format!(
+                "`redelivery.defaultEntry.backOffMultiplier` must be a number, at least 1.0 with \
+                 useExponentialBackOff (below 1 the delays would shrink); got {v}"
+            )
+        };
+        assert_eq!(
+            rejected(default_entry(|r| {
+                r.use_exponential_back_off = true;
+                r.back_off_multiplier = 0.5;
+            })),
+            multiplier(0.5)
+        );
+        // Unused without back-off, but still a number.
+        accepted(default_entry(|r| r.back_off_multiplier = 0.5));
+        assert_eq!(
+            rejected(default_entry(|r| r.back_off_multiplier = f64::NAN)),
+            multiplier(f64::NAN)
+        );
+        let factor = |v: f64| {
+            format!(
+                "`redelivery.defaultEntry.collisionAvoidanceFactor` must be in 0.0..=0.5 (the \
+                 spread either side of the delay); got {v}"
+            )
+        };
+        assert_eq!(
+            rejected(default_entry(|r| r.collision_avoidance_factor = 0.6)),
+            factor(0.6)
+        );
+        assert_eq!(
+            rejected(default_entry(|r| r.collision_avoidance_factor = -0.1)),
+            factor(-0.1)
+        );
+        accepted(default_entry(|r| r.collision_avoidance_factor = 0.5));
+        assert_eq!(
+            rejected(default_entry(|r| r.queue = Some(">".into()))),
+            "`redelivery.defaultEntry` applies to every destination and takes no queue or topic"
+        );
+        assert_eq!(
+            rejected(|c| c.redelivery.entry = vec![RedeliveryPolicyConfig::default()]),
+            "`redelivery.entry[0]` needs `queue` or `topic`: the pattern of the destinations it \
+             applies to, e.g. queue = \">\""
+        );
+        assert_eq!(
+            rejected(|c| c.redelivery.entry = vec![RedeliveryPolicyConfig {
+                topic: Some("news.*".into()),
+                use_exponential_back_off: true,
+                back_off_multiplier: 0.0,
+                ..RedeliveryPolicyConfig::default()
+            }]),
+            "`redelivery.entry[0].backOffMultiplier` must be a number, at least 1.0 with \
+             useExponentialBackOff (below 1 the delays would shrink); got 0"
+        );
+        assert_eq!(
+            rejected(|c| c.redelivery.send_to_dlq_if_max_retries_exceeded = false),
+            "`redelivery.sendToDlqIfMaxRetriesExceeded` = false (drop messages past \
+             maximumRedeliveries) is not supported yet; use true, or a `discarding` \
+             deadLetterStrategy to drop every undeliverable message"
+        );
+        assert_eq!(
+            rejected(|c| c.redelivery.fallback_to_dead_letter = false),
+            "`redelivery.fallbackToDeadLetter` = false is not supported yet; use true"
         );
     }
 }
