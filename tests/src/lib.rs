@@ -221,6 +221,7 @@ pub fn test_config() -> BrokerConfig {
 pub struct TestBroker {
     server: Option<broker_net::Server>,
     addr: SocketAddr,
+    admin: Option<SocketAddr>,
 }
 
 impl TestBroker {
@@ -229,11 +230,13 @@ impl TestBroker {
         Self::start_with(test_config()).await
     }
 
-    /// Starts a broker with `cfg`, forcing `network.bind = 127.0.0.1` and `stomp.port = 0`.
-    /// Panics if `cfg` does not pass `BrokerConfig::validate`.
+    /// Starts a broker with `cfg`, forcing `network.bind = 127.0.0.1`, `stomp.port = 0` and
+    /// `admin.port = 0` (so parallel tests never share a port). Panics if `cfg` does not pass
+    /// `BrokerConfig::validate`.
     pub async fn start_with(mut cfg: BrokerConfig) -> Self {
         cfg.network.bind = "127.0.0.1".to_owned();
         cfg.stomp.port = 0;
+        cfg.admin.port = 0;
         // Tests only run configurations the binary would accept.
         if let Err(e) = cfg.validate() {
             panic!("invalid test configuration: {e}");
@@ -249,10 +252,25 @@ impl TestBroker {
         let addr = server
             .stomp_addr()
             .expect("server started without a STOMP listener");
+        let admin = server.admin_addr();
         Self {
             server: Some(server),
             addr,
+            admin,
         }
+    }
+
+    /// Starts a broker from a config text (TOML or activemq.xml, as `--config` reads it),
+    /// with the overrides of [`TestBroker::start_with`]. Panics if it does not parse.
+    pub async fn start_with_config_text(text: &str) -> Self {
+        let loaded = BrokerConfig::from_str_any(text)
+            .unwrap_or_else(|e| panic!("test configuration does not parse: {e}\n{text}"));
+        Self::start_with(loaded.config).await
+    }
+
+    /// The admin HTTP API's address; panics when `[admin]` is disabled.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin.expect("broker started without the admin API")
     }
 
     /// The STOMP listener's address.
@@ -295,6 +313,36 @@ pub async fn assert_broker_serves(addr: SocketAddr) {
     let m = c.recv_message().await;
     assert_eq!(m.body_str(), "ping", "health-check message body");
     c.disconnect().await;
+}
+
+/// One HTTP/1.1 request to the admin API at `addr` (no body); returns the status and the
+/// response body. Panics on I/O errors or after [`DEFAULT_TIMEOUT`].
+pub async fn http_request(addr: SocketAddr, method: &str, target: &str) -> (u16, String) {
+    let exchange = async {
+        let mut s = TcpStream::connect(addr).await?;
+        let req = format!(
+            "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        s.write_all(req.as_bytes()).await?;
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).await?;
+        io::Result::Ok(raw)
+    };
+    let raw = match timeout(DEFAULT_TIMEOUT, exchange).await {
+        Ok(Ok(raw)) => raw,
+        Ok(Err(e)) => panic!("{method} {target} on {addr}: {e}"),
+        Err(_) => panic!("{method} {target} on {addr}: no answer within {DEFAULT_TIMEOUT:?}"),
+    };
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("incomplete HTTP response: {text:?}"));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("bad HTTP status line: {head:?}"));
+    (status, body.to_owned())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -123,6 +123,9 @@ async fn start_binary(args: &[&str]) -> Running {
     cmd.args(args)
         .arg("--data-dir")
         .arg(&data)
+        // The admin API's default port (8161) would be shared by the tests running at once.
+        .arg("--admin-port")
+        .arg("0")
         .current_dir(dir.path())
         .env("NO_COLOR", "1")
         .env_remove("RUST_LOG")

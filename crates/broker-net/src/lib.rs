@@ -16,6 +16,8 @@
 //!   more deliveries are taken, so the core's prefetch accounting, not this task's memory,
 //!   absorbs a slow consumer.
 
+mod admin;
+mod policy;
 mod stomp;
 
 use std::net::{IpAddr, SocketAddr};
@@ -51,6 +53,7 @@ pub enum NetError {
 #[derive(Debug)]
 pub struct Server {
     stomp_addr: Option<SocketAddr>,
+    admin_addr: Option<SocketAddr>,
     token: CancellationToken,
     tracker: TaskTracker,
     grace: Duration,
@@ -69,6 +72,12 @@ impl Server {
         let token = CancellationToken::new();
         let tracker = TaskTracker::new();
         let permits = Arc::new(Semaphore::new(cfg.network.max_connections));
+        // Bound before anything is spawned, so a failed bind leaves no task running.
+        let admin_listener = if cfg.admin.enabled {
+            Some(bind_admin(cfg).await?)
+        } else {
+            None
+        };
         let mut stomp_addr = None;
         if cfg.stomp.enabled {
             let addr = SocketAddr::new(ip, cfg.stomp.port);
@@ -81,7 +90,7 @@ impl Server {
             tracing::info!(protocol = %"stomp", addr = %local, "listening");
             stomp_addr = Some(local);
             let ctx = stomp::Context {
-                broker,
+                broker: broker.clone(),
                 session: Arc::new(stomp_config(cfg)),
                 limits: Limits {
                     max_frame_size: cfg.stomp.max_frame_size,
@@ -95,8 +104,19 @@ impl Server {
             };
             tracker.spawn(accept_loop(listener, permits, ctx));
         }
+        let admin_addr = admin_listener.map(|(listener, local)| {
+            tracing::info!(protocol = %"admin", addr = %local, "listening");
+            let ctx = admin::Context {
+                broker,
+                token: token.clone(),
+                tracker: tracker.clone(),
+            };
+            tracker.spawn(admin::accept_loop(listener, ctx));
+            local
+        });
         Ok(Self {
             stomp_addr,
+            admin_addr,
             token,
             tracker,
             grace: Duration::from_millis(cfg.network.shutdown_grace_ms),
@@ -106,6 +126,11 @@ impl Server {
     /// Where the STOMP listener is bound, when enabled.
     pub fn stomp_addr(&self) -> Option<SocketAddr> {
         self.stomp_addr
+    }
+
+    /// Where the admin HTTP API is bound, when enabled.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
     }
 
     /// The token whose cancellation starts a graceful shutdown.
@@ -137,7 +162,7 @@ impl Server {
 }
 
 /// The core's settings from the broker configuration (one mapping, shared by the binary and
-/// the in-process test broker). With `storage.memory_limit_mb = 0` it reads the machine's
+/// the in-process test broker), per-destination policies included. With `storage.memory_limit_mb = 0` it reads the machine's
 /// physical memory for the automatic limit, and logs the result.
 pub fn core_config(cfg: &BrokerConfig) -> CoreConfig {
     let storage = &cfg.storage;
@@ -170,6 +195,7 @@ pub fn core_config(cfg: &BrokerConfig) -> CoreConfig {
         // Bytes; 0 stays 0, which the core reads as no limit.
         store_limit: storage.store_limit_bytes(),
         send_fail_after: storage.send_fail_after(),
+        policies: Arc::new(policy::policy_map(cfg)),
         ..CoreConfig::default()
     }
 }
@@ -186,6 +212,23 @@ fn physical_memory() -> Option<u64> {
         .then(|| kib.checked_mul(1024))
         .flatten()
         .filter(|&bytes| bytes > 0)
+}
+
+/// Binds the admin API's listener (`[admin]`); port 0 picks a free port.
+async fn bind_admin(cfg: &BrokerConfig) -> Result<(TcpListener, SocketAddr), NetError> {
+    let ip: IpAddr = cfg
+        .admin
+        .bind
+        .parse()
+        .map_err(|_| NetError::InvalidBind(cfg.admin.bind.clone()))?;
+    let addr = SocketAddr::new(ip, cfg.admin.port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| NetError::Bind { addr, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| NetError::Bind { addr, source })?;
+    Ok((listener, local))
 }
 
 fn stomp_config(cfg: &BrokerConfig) -> StompConfig {

@@ -1,7 +1,11 @@
 //! ActiveMQ's STOMP ↔ JMS mapping: destination names, SEND headers to a core [`Message`] and
 //! a core [`Delivery`] back to a MESSAGE frame (shared/specs/activemq-docs/stomp.md).
 
-use broker_core::{BodyKind, Connection, Delivery, Destination, DestinationKind, Message};
+use std::sync::Arc;
+
+use broker_core::{
+    BodyKind, Connection, Delivery, Destination, DestinationKind, Message, Schedule,
+};
 use bytes::Bytes;
 use stomp_codec::{Command, Frame, Headers};
 
@@ -31,7 +35,22 @@ const RESERVED: &[&str] = &[
     "redelivered",
     "subscription",
     "ack",
+    // Set by the broker on every MESSAGE (redeliveries + 1); a client cannot preset it.
+    "JMSXDeliveryCount",
 ];
+
+/// ActiveMQ's scheduler properties (`org.apache.activemq.ScheduledMessage`). They are read
+/// into [`Message::schedule`] and, as in ActiveMQ, also kept as properties.
+const SCHEDULED_DELAY: &str = "AMQ_SCHEDULED_DELAY";
+const SCHEDULED_PERIOD: &str = "AMQ_SCHEDULED_PERIOD";
+const SCHEDULED_REPEAT: &str = "AMQ_SCHEDULED_REPEAT";
+const SCHEDULED_CRON: &str = "AMQ_SCHEDULED_CRON";
+
+/// MESSAGE headers of a dead-lettered message (ActiveMQ: `original-destination` header and
+/// `dlqDeliveryFailureCause` string property).
+const ORIGINAL_DESTINATION: &str = "original-destination";
+const FAILURE_CAUSE: &str = "dlqDeliveryFailureCause";
+const DELIVERY_COUNT: &str = "JMSXDeliveryCount";
 
 /// Parses a STOMP destination the ActiveMQ way: `/queue/x`, `/topic/x`, `/temp-queue/x`
 /// (this connection's), `/remote-temp-queue/ID:...` (another's); anything else is a queue of
@@ -88,6 +107,53 @@ fn invalid(header: &'static str, reason: impl Into<String>) -> StompError {
     }
 }
 
+/// A non-negative integer header no larger than `max` (Java's `long` or `int`, which is what
+/// ActiveMQ converts the string to); `None` when absent.
+fn non_negative(h: &Headers, header: &'static str, max: i64) -> Result<Option<u64>, StompError> {
+    let Some(raw) = h.get(header) else {
+        return Ok(None);
+    };
+    let text = String::from_utf8_lossy(raw);
+    let n: i64 = text
+        .trim()
+        .parse()
+        .map_err(|_| invalid(header, format!("'{text}' is not a number")))?;
+    if !(0..=max).contains(&n) {
+        return Err(invalid(
+            header,
+            format!("'{text}' is out of range 0..={max}"),
+        ));
+    }
+    Ok(Some(n as u64))
+}
+
+/// Reads ActiveMQ's `AMQ_SCHEDULED_*` headers. As ActiveMQ's `SchedulerBroker`, a message is
+/// scheduled only with a non-empty CRON entry, a delay or a period; a repeat count alone
+/// leaves it immediate. The CRON syntax itself is checked by the core (`InvalidSchedule`).
+fn schedule_from_headers(h: &Headers) -> Result<Option<Schedule>, StompError> {
+    let delay = non_negative(h, SCHEDULED_DELAY, i64::MAX)?.unwrap_or(0);
+    let period = non_negative(h, SCHEDULED_PERIOD, i64::MAX)?.unwrap_or(0);
+    let repeat = non_negative(h, SCHEDULED_REPEAT, i64::from(i32::MAX))?.unwrap_or(0);
+    let cron = match h.get(SCHEDULED_CRON) {
+        None => None,
+        Some(raw) => {
+            let text = std::str::from_utf8(raw)
+                .map_err(|_| invalid(SCHEDULED_CRON, "not valid UTF-8"))?
+                .trim();
+            (!text.is_empty()).then(|| Arc::<str>::from(text))
+        }
+    };
+    if cron.is_none() && delay == 0 && period == 0 {
+        return Ok(None);
+    }
+    Ok(Some(Schedule {
+        delay,
+        period,
+        repeat: repeat as u32,
+        cron,
+    }))
+}
+
 /// Builds the core message for a SEND frame.
 pub fn message_from_send(
     conn: &mut Connection,
@@ -119,6 +185,7 @@ pub fn message_from_send(
             n.max(0) as u64
         }
     };
+    let schedule = schedule_from_headers(h)?;
     let reply_to = match h.get_str("reply-to") {
         None => None,
         Some(r) => Some(parse_destination(conn, r)?),
@@ -153,7 +220,9 @@ pub fn message_from_send(
         body: frame.body,
         body_kind,
         producer: conn.id(),
-        schedule: None,
+        schedule,
+        // Only the broker dead-letters: a client's `original-destination` or
+        // `dlqDeliveryFailureCause` header stays a plain property.
         original_destination: None,
         failure_cause: None,
     })
@@ -168,7 +237,7 @@ pub fn message_frame(
     ack_header: bool,
 ) -> Frame {
     let m = &d.message;
-    let mut h = Headers::with_capacity(12 + m.properties.len());
+    let mut h = Headers::with_capacity(15 + m.properties.len());
     h.push("subscription", subscription.to_owned());
     h.push("message-id", m.id.to_string());
     h.push("destination", render_destination(conn, &m.destination));
@@ -186,6 +255,9 @@ pub fn message_frame(
     if d.redelivered() {
         h.push("redelivered", "true");
     }
+    // JMSXDeliveryCount counts this delivery too. ActiveMQ's STOMP leaves it out; ferromq
+    // sends it on every MESSAGE so clients can see how often a message came back.
+    h.push(DELIVERY_COUNT, (u64::from(d.redeliveries) + 1).to_string());
     if let Some(r) = &m.reply_to {
         h.push("reply-to", render_destination(conn, r));
     }
@@ -193,8 +265,21 @@ pub fn message_frame(
     if let Some(v) = &m.message_type {
         h.push("type", v.clone());
     }
+    if let Some(o) = &m.original_destination {
+        h.push(ORIGINAL_DESTINATION, render_destination(conn, o));
+    }
+    if let Some(c) = &m.failure_cause {
+        h.push(FAILURE_CAUSE, c.to_string());
+    }
     for (k, v) in &m.properties {
-        h.push(k.clone(), v.clone());
+        // A same-named property a client sent loses to what the broker set (clients read
+        // the first of repeated headers, but not all do; leave no ambiguity).
+        let shadowed = (m.original_destination.is_some() && k == ORIGINAL_DESTINATION)
+            || (m.failure_cause.is_some() && k == FAILURE_CAUSE)
+            || k == DELIVERY_COUNT;
+        if !shadowed {
+            h.push(k.clone(), v.clone());
+        }
     }
     let mut frame = Frame {
         command: Command::Message,
@@ -207,4 +292,250 @@ pub fn message_frame(
         frame.set_content_length();
     }
     frame
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use broker_core::{Broker, ConsumerId, CoreConfig, DeliveryTag};
+    use broker_store::MemStore;
+
+    use super::*;
+
+    fn connection() -> Connection {
+        Broker::new(CoreConfig::default(), Arc::new(MemStore::new()))
+            .expect("broker")
+            .connect()
+    }
+
+    fn send(headers: &[(&str, &str)]) -> Frame {
+        let mut f = Frame::new(Command::Send).header("destination", "/queue/q");
+        for (k, v) in headers {
+            f.headers.push(k.to_string(), v.to_string());
+        }
+        f
+    }
+
+    fn message(conn: &mut Connection, headers: &[(&str, &str)]) -> Result<Message, StompError> {
+        message_from_send(conn, send(headers), Destination::queue("q"), 1_000)
+    }
+
+    fn property<'a>(m: &'a Message, name: &str) -> Option<&'a [u8]> {
+        m.properties
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_ref())
+    }
+
+    fn header_count(f: &Frame, name: &str) -> usize {
+        f.headers.get_all(name).count()
+    }
+
+    fn frame_for(conn: &Connection, msg: Message, redeliveries: u32) -> Frame {
+        let d = Delivery {
+            consumer: ConsumerId(1),
+            tag: DeliveryTag(1),
+            message: Arc::new(msg),
+            redeliveries,
+        };
+        message_frame(conn, &d, "sub-1", true)
+    }
+
+    #[tokio::test]
+    async fn scheduled_headers_become_the_schedule_and_stay_properties() {
+        let mut conn = connection();
+        let m = message(
+            &mut conn,
+            &[
+                (SCHEDULED_DELAY, "2000"),
+                (SCHEDULED_PERIOD, " 500 "),
+                (SCHEDULED_REPEAT, "3"),
+                (SCHEDULED_CRON, "0 * * * *"),
+            ],
+        )
+        .expect("valid");
+        assert_eq!(
+            m.schedule,
+            Some(Schedule {
+                delay: 2000,
+                period: 500,
+                repeat: 3,
+                cron: Some(Arc::from("0 * * * *")),
+            })
+        );
+        assert_eq!(property(&m, SCHEDULED_DELAY), Some(&b"2000"[..]));
+        assert_eq!(property(&m, SCHEDULED_PERIOD), Some(&b" 500 "[..]));
+        assert_eq!(property(&m, SCHEDULED_REPEAT), Some(&b"3"[..]));
+        assert_eq!(property(&m, SCHEDULED_CRON), Some(&b"0 * * * *"[..]));
+
+        let delay_only = message(&mut conn, &[(SCHEDULED_DELAY, "250")]).expect("valid");
+        assert_eq!(
+            delay_only.schedule,
+            Some(Schedule {
+                delay: 250,
+                ..Schedule::default()
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn no_schedule_without_delay_period_or_cron() {
+        let mut conn = connection();
+        for headers in [
+            &[][..],
+            &[(SCHEDULED_DELAY, "0"), (SCHEDULED_PERIOD, "0")][..],
+            // ActiveMQ's SchedulerBroker ignores a repeat count without a delay, period or
+            // CRON entry: the message goes out at once, once.
+            &[(SCHEDULED_REPEAT, "5")][..],
+            &[(SCHEDULED_CRON, "  ")][..],
+        ] {
+            let m = message(&mut conn, headers).expect("valid");
+            assert_eq!(m.schedule, None, "{headers:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn bad_scheduled_values_are_errors_naming_the_header() {
+        let mut conn = connection();
+        for (name, value, why) in [
+            (SCHEDULED_DELAY, "soon", "is not a number"),
+            (SCHEDULED_DELAY, "-1", "out of range"),
+            (SCHEDULED_PERIOD, "1.5", "is not a number"),
+            (SCHEDULED_PERIOD, "-1000", "out of range"),
+            (SCHEDULED_REPEAT, "-2", "out of range"),
+            // Java int, as ActiveMQ reads it.
+            (SCHEDULED_REPEAT, "2147483648", "out of range"),
+            (SCHEDULED_DELAY, "99999999999999999999", "is not a number"),
+        ] {
+            let err = message(&mut conn, &[(name, value)]).expect_err(value);
+            match &err {
+                StompError::InvalidHeader { header, reason } => {
+                    assert_eq!(*header, name);
+                    assert!(reason.contains(why), "{name}:{value} → {reason}");
+                }
+                other => panic!("{name}:{value} → {other:?}"),
+            }
+            assert!(err
+                .to_string()
+                .starts_with(&format!("invalid '{name}' header")));
+        }
+        let ok = message(
+            &mut conn,
+            &[(SCHEDULED_REPEAT, "2147483647"), (SCHEDULED_DELAY, "1")],
+        );
+        assert_eq!(
+            ok.expect("int max").schedule.map(|s| s.repeat),
+            Some(i32::MAX as u32)
+        );
+    }
+
+    #[tokio::test]
+    async fn priority_is_clamped_like_activemq_and_defaults_to_4() {
+        let mut conn = connection();
+        let p = |conn: &mut Connection, v: Option<&str>| {
+            let headers: Vec<(&str, &str)> = v.map(|v| ("priority", v)).into_iter().collect();
+            message(conn, &headers).map(|m| m.priority)
+        };
+        assert_eq!(p(&mut conn, None).unwrap(), 4);
+        assert_eq!(p(&mut conn, Some("9")).unwrap(), 9);
+        assert_eq!(p(&mut conn, Some(" 0 ")).unwrap(), 0);
+        // ActiveMQ's priority cursors clamp to 0..=9 rather than refuse.
+        assert_eq!(p(&mut conn, Some("12")).unwrap(), 9);
+        assert_eq!(p(&mut conn, Some("-3")).unwrap(), 0);
+        assert!(matches!(
+            p(&mut conn, Some("high")),
+            Err(StompError::InvalidHeader {
+                header: "priority",
+                ..
+            })
+        ));
+    }
+
+    #[tokio::test]
+    async fn clients_cannot_preset_broker_headers() {
+        let mut conn = connection();
+        let m = message(
+            &mut conn,
+            &[
+                (DELIVERY_COUNT, "7"),
+                (ORIGINAL_DESTINATION, "/queue/elsewhere"),
+                (FAILURE_CAUSE, "made up"),
+            ],
+        )
+        .expect("valid");
+        assert_eq!(m.original_destination, None);
+        assert_eq!(m.failure_cause, None);
+        assert_eq!(property(&m, DELIVERY_COUNT), None);
+        // Plain properties, delivered as such.
+        assert_eq!(
+            property(&m, ORIGINAL_DESTINATION),
+            Some(&b"/queue/elsewhere"[..])
+        );
+        let f = frame_for(&conn, m, 0);
+        assert_eq!(f.headers.get_str(DELIVERY_COUNT), Some("1"));
+        assert_eq!(header_count(&f, DELIVERY_COUNT), 1);
+        assert_eq!(
+            f.headers.get_str(ORIGINAL_DESTINATION),
+            Some("/queue/elsewhere")
+        );
+        assert_eq!(f.headers.get_str(FAILURE_CAUSE), Some("made up"));
+    }
+
+    #[tokio::test]
+    async fn delivery_count_and_redelivered_flag() {
+        let mut conn = connection();
+        let m = message(&mut conn, &[]).expect("valid");
+        let first = frame_for(&conn, m.clone(), 0);
+        assert_eq!(first.headers.get_str("redelivered"), None);
+        assert_eq!(first.headers.get_str(DELIVERY_COUNT), Some("1"));
+        let third = frame_for(&conn, m.clone(), 2);
+        assert_eq!(third.headers.get_str("redelivered"), Some("true"));
+        assert_eq!(third.headers.get_str(DELIVERY_COUNT), Some("3"));
+        let max = frame_for(&conn, m, u32::MAX);
+        assert_eq!(
+            max.headers.get_str(DELIVERY_COUNT),
+            Some("4294967296"),
+            "no overflow"
+        );
+    }
+
+    #[tokio::test]
+    async fn dead_lettered_message_names_its_origin_and_cause() {
+        let mut conn = connection();
+        let mut m = message(
+            &mut conn,
+            &[
+                (FAILURE_CAUSE, "spoofed"),
+                (ORIGINAL_DESTINATION, "spoofed"),
+            ],
+        )
+        .expect("valid");
+        m.destination = Destination::queue("DLQ.orders");
+        m.original_destination = Some(Destination::queue("orders"));
+        m.failure_cause = Some(Arc::from("Delivery[4] exceeds redelivery policy limit"));
+        let f = frame_for(&conn, m, 3);
+        assert_eq!(f.headers.get_str("destination"), Some("/queue/DLQ.orders"));
+        assert_eq!(
+            f.headers.get_str(ORIGINAL_DESTINATION),
+            Some("/queue/orders")
+        );
+        assert_eq!(
+            f.headers.get_str(FAILURE_CAUSE),
+            Some("Delivery[4] exceeds redelivery policy limit")
+        );
+        // The broker's values are the only ones.
+        assert_eq!(header_count(&f, ORIGINAL_DESTINATION), 1);
+        assert_eq!(header_count(&f, FAILURE_CAUSE), 1);
+        assert_eq!(f.headers.get_str(DELIVERY_COUNT), Some("4"));
+
+        let mut from_topic = message(&mut conn, &[]).expect("valid");
+        from_topic.original_destination = Some(Destination::topic("prices"));
+        let f = frame_for(&conn, from_topic, 0);
+        assert_eq!(
+            f.headers.get_str(ORIGINAL_DESTINATION),
+            Some("/topic/prices")
+        );
+        assert_eq!(f.headers.get_str(FAILURE_CAUSE), None);
+    }
 }

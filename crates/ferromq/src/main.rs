@@ -6,17 +6,20 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use broker_config::{BrokerConfig, SyncMode};
+use broker_config::{BrokerConfig, ConfigFormat, Loaded, SyncMode};
 use broker_core::Broker;
 use broker_net::Server;
 use clap::{Parser, Subcommand};
 use store_rocksdb::{RocksOptions, RocksStore, SyncPolicy};
 
+mod admin_client;
+
 /// ferromq: a message broker that ActiveMQ users can drop in.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
-    /// TOML configuration file (see deploy/ferromq.toml); built-in defaults when absent.
+    /// Configuration file: ferromq TOML (see deploy/ferromq.toml) or an ActiveMQ
+    /// activemq.xml, told apart by content; built-in defaults when absent.
     #[arg(long, value_name = "FILE", global = true)]
     config: Option<PathBuf>,
     /// Address to listen on (overrides `network.bind`).
@@ -28,6 +31,9 @@ struct Cli {
     /// Directory for broker data (overrides `storage.data_dir`).
     #[arg(long, value_name = "DIR", global = true)]
     data_dir: Option<PathBuf>,
+    /// Admin HTTP API port; 0 picks a free one (overrides `admin.port`).
+    #[arg(long, value_name = "PORT", global = true)]
+    admin_port: Option<u16>,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -40,14 +46,61 @@ enum Cmd {
     GenerateConfig,
     /// Load and validate the configuration, then exit.
     CheckConfig,
+    /// Move the messages of a dead-letter queue back to their original destinations, on a
+    /// running broker (through its admin API).
+    Redrive {
+        /// The dead-letter queue, e.g. `ActiveMQ.DLQ` or `DLQ.orders` (`/queue/` optional).
+        dlq: String,
+        /// Move only the message with this id (its `message-id` header).
+        #[arg(long, value_name = "ID")]
+        message_id: Option<String>,
+        /// The broker's admin API, `host:port` or `http://host:port`; default from
+        /// `--config`'s `[admin]`, else 127.0.0.1:8161.
+        #[arg(long, value_name = "ADDR")]
+        admin: Option<String>,
+    },
+    /// List a running broker's destinations with their message counts.
+    Destinations {
+        /// The broker's admin API, as for `redrive`.
+        #[arg(long, value_name = "ADDR")]
+        admin: Option<String>,
+    },
 }
 
-fn load_config(cli: &Cli) -> Result<BrokerConfig> {
-    let mut cfg = match &cli.config {
+/// The admin API to talk to: `--admin`, else the configuration's `[admin]` (with
+/// `--admin-port`), else the default 127.0.0.1:8161.
+fn admin_target(cli: &Cli, admin: Option<&str>) -> Result<admin_client::Target> {
+    match admin {
+        Some(a) => admin_client::Target::parse(a),
+        None => {
+            let cfg = load_config(cli)?.config;
+            if cfg.admin.port == 0 {
+                anyhow::bail!(
+                    "the configuration's admin port is 0 (picked at startup); pass --admin \
+                     with the address the broker logged (listening protocol=admin addr=...)"
+                );
+            }
+            Ok(admin_client::Target::from_bind(
+                &cfg.admin.bind,
+                cfg.admin.port,
+            ))
+        }
+    }
+}
+
+/// Loads the file (either format), applies the command-line overrides and validates. The
+/// warnings say what an activemq.xml sets that ferromq ignores or reads differently.
+fn load_config(cli: &Cli) -> Result<Loaded> {
+    let mut loaded = match &cli.config {
         Some(path) => BrokerConfig::load_file(path)
             .with_context(|| format!("loading configuration from {}", path.display()))?,
-        None => BrokerConfig::default(),
+        None => Loaded {
+            config: BrokerConfig::default(),
+            format: ConfigFormat::Toml,
+            warnings: Vec::new(),
+        },
     };
+    let cfg = &mut loaded.config;
     if let Some(b) = &cli.bind {
         cfg.network.bind = b.clone();
     }
@@ -57,8 +110,19 @@ fn load_config(cli: &Cli) -> Result<BrokerConfig> {
     if let Some(d) = &cli.data_dir {
         cfg.storage.data_dir = d.to_string_lossy().into_owned();
     }
-    cfg.validate().context("invalid configuration")?;
-    Ok(cfg)
+    if let Some(p) = cli.admin_port {
+        cfg.admin.port = p;
+    }
+    let context = match loaded.format {
+        ConfigFormat::Toml => "invalid configuration",
+        // Errors name ferromq's TOML keys, which the XML was mapped to.
+        ConfigFormat::ActiveMqXml => {
+            "invalid configuration (read from an activemq.xml; names are the ferromq TOML keys \
+             its settings map to, see docs/configuration.md)"
+        }
+    };
+    loaded.config.validate().context(context)?;
+    Ok(loaded)
 }
 
 fn main() -> Result<()> {
@@ -69,8 +133,28 @@ fn main() -> Result<()> {
             Ok(())
         }
         Some(Cmd::CheckConfig) => {
-            load_config(&cli)?;
+            let loaded = load_config(&cli)?;
+            for w in &loaded.warnings {
+                eprintln!("warning: {w}");
+            }
             println!("configuration is valid");
+            Ok(())
+        }
+        Some(Cmd::Redrive {
+            ref dlq,
+            ref message_id,
+            ref admin,
+        }) => {
+            let dlq = admin_client::queue_name(dlq)?;
+            let target = admin_target(&cli, admin.as_deref())?;
+            // The server's message names the queue; no extra context line needed.
+            let moved = admin_client::redrive(&target, dlq, message_id.as_deref())?;
+            println!("moved {moved} message(s) from {dlq} to their original destinations");
+            Ok(())
+        }
+        Some(Cmd::Destinations { ref admin }) => {
+            let target = admin_target(&cli, admin.as_deref())?;
+            print!("{}", admin_client::destinations(&target)?);
             Ok(())
         }
         Some(Cmd::Run) | None => {
@@ -85,7 +169,14 @@ fn main() -> Result<()> {
                         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
                 )
                 .init();
-            let cfg = load_config(&cli)?;
+            let Loaded {
+                config: cfg,
+                warnings,
+                ..
+            } = load_config(&cli)?;
+            for w in &warnings {
+                tracing::warn!("config: {w}");
+            }
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .thread_name("ferromq")
