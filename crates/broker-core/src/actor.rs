@@ -863,13 +863,25 @@ impl DestinationActor {
     async fn redrive(&mut self, message_id: Option<&str>) -> usize {
         let mut total = 0;
         loop {
-            let picked = match &mut self.mode {
-                Mode::Queue(lane) => lane.take_pending(|e| {
-                    e.msg.original_destination.is_some()
-                        && message_id.is_none_or(|id| *e.msg.id == *id)
-                }),
+            let wanted = |e: &Entry| {
+                e.msg.original_destination.is_some() && message_id.is_none_or(|id| *e.msg.id == *id)
+            };
+            let mut picked = match &mut self.mode {
+                Mode::Queue(lane) => lane.take_pending(wanted),
                 Mode::Topic(_) => Vec::new(),
             };
+            // Those waiting out a back-off in the DLQ (given back by a DLQ consumer) too.
+            let waiting: Vec<_> = self
+                .delayed
+                .iter()
+                .filter(|(_, d)| wanted(&d.entry))
+                .map(|(k, _)| *k)
+                .collect();
+            for k in waiting {
+                if let Some(d) = self.delayed.remove(&k) {
+                    picked.push(d.entry);
+                }
+            }
             // Group by target so each gets one store write.
             let mut by_target: HashMap<Destination, Vec<(Entry, Message)>> = HashMap::new();
             for entry in picked {
