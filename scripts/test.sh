@@ -3,7 +3,7 @@
 #
 # Works on a fresh Debian machine that has the Rust toolchain: installs missing system
 # packages and the conformance suite's Python packages, then runs, stopping at the first
-# failure: fmt, clippy, tests, doctests, the fuzz crate's stable check, STOMP conformance.
+# failure: fmt, clippy, tests, doctests, the fuzz crate's stable check, STOMP and policy conformance.
 #
 # CARGO_TARGET_DIR defaults to $HOME/.cache/ferromq/target (outside the clone, so fresh clones
 # build warm) and is wiped when it grows past 20 GB.
@@ -82,6 +82,7 @@ stage "tests" unit_tests
 stage "doctests" cargo test --doc --workspace --locked
 stage "fuzz crate (stable check)" fuzz_check
 stage "STOMP conformance" bash conformance/stomp/run.sh
+stage "policy conformance" bash conformance/policy/run.sh
 stage "crash test (short)" bash conformance/crash/run.sh
 stage "full disk" bash conformance/diskfull/run.sh
 summary

@@ -43,6 +43,9 @@ impl Ferromq {
             .arg("127.0.0.1")
             .arg("--stomp-port")
             .arg(port.to_string())
+            // An ActiveMQ beside it holds 8161 (its web console), the admin API's default.
+            .arg("--admin-port")
+            .arg("0")
             .arg("--data-dir")
             .arg(data_dir)
             .stdin(Stdio::null())

@@ -324,7 +324,7 @@ class Broker:
         with open(self.log_path, "wb") as err:
             self.proc = subprocess.Popen(
                 [self.binary, *(["--config", self.config] if self.config else []),
-                 "--bind", HOST, "--stomp-port", "0", "--data-dir", self.data_dir],
+                 "--bind", HOST, "--stomp-port", "0", "--admin-port", "0", "--data-dir", self.data_dir],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=err,

@@ -42,7 +42,7 @@ def frames(sock, buf):
 
 def start(binary, data_dir, log):
     p = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--stomp-port", "0", "--data-dir", data_dir],
+        [binary, "--bind", "127.0.0.1", "--stomp-port", "0", "--admin-port", "0", "--data-dir", data_dir],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
         env={**os.environ, "NO_COLOR": "1"},
     )

@@ -82,7 +82,7 @@ start_ferromq() {
     [[ -x $bin ]] || { ferromq_log "run.sh: no ferromq binary at $bin"; return 1; }
     mkdir -p "$data"
     : >"$BROKER_LOG"
-    "$bin" --bind 127.0.0.1 --stomp-port 0 --data-dir "$data" </dev/null >"$WORK/broker.stdout" 2>"$BROKER_LOG" &
+    "$bin" --bind 127.0.0.1 --stomp-port 0 --admin-port 0 --data-dir "$data" </dev/null >"$WORK/broker.stdout" 2>"$BROKER_LOG" &
     BROKER_PID=$!
     # Wait for e.g. `INFO ferromq: listening protocol=stomp addr=127.0.0.1:40123`; the log may
     # be coloured and the value may be quoted.

@@ -1,0 +1,219 @@
+"""Issue 4 over STOMP with a real client (stomp-py): priority, redelivery back-off,
+dead-letter queues and redrive, scheduled and lane-delayed delivery, expiry. Most tests run
+ferromq started with activemq.xml (ActiveMQ's format): they check that it behaves as that
+file says. Priority lanes have no ActiveMQ form and use ferromq.toml."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import support
+from support import WAIT, unique
+
+PERSISTENT = {"persistent": "true"}
+PREFETCH_1 = {"activemq.prefetchSize": "1"}
+
+
+def q(prefix: str) -> str:
+    return f"{prefix}.{unique('q')}"
+
+
+def send_backlog(c, dest: str, priorities: list[int]):
+    for i, p in enumerate(priorities):
+        last = i == len(priorities) - 1
+        c.send(dest, f"m{i}", receipt=unique("r") if last else None, priority=str(p),
+               seq=str(i), **PERSISTENT)
+
+
+def drain(c, dest: str, n: int) -> list[tuple[int, int]]:
+    """(priority, seq) of n messages taken one at a time (prefetch 1, acked each)."""
+    c.subscribe(dest, ack="client-individual", **PREFETCH_1)
+    got = []
+    for _ in range(n):
+        m = c.listener.next_message()
+        got.append((int(m.headers["priority"]), int(m.headers["seq"])))
+        c.ack(m)
+    return got
+
+
+def assert_strict(got: list[tuple[int, int]]):
+    expected = sorted(got, key=lambda ps: (-ps[0], ps[1]))
+    assert got == expected, "not highest priority first, FIFO within a priority"
+
+
+def test_priority_backlog_is_strict(xml_broker, clients):
+    dest = "/queue/" + q("prio")
+    rng = random.Random(4)
+    prios = [rng.randrange(10) for _ in range(300)]
+    send_backlog(clients(), dest, prios)
+    got = drain(clients(), dest, len(prios))
+    assert_strict(got)
+    assert sorted(s for _, s in got) == list(range(len(prios)))
+
+
+def test_priority_is_strict_after_restart(xml_broker, clients):
+    dest = "/queue/" + q("prio-restart")
+    rng = random.Random(9)
+    prios = [rng.randrange(10) for _ in range(300)]
+    p = clients()
+    send_backlog(p, dest, prios)
+    p.disconnect()
+    xml_broker.restart()
+    got = drain(clients(), dest, len(prios))
+    assert_strict(got)
+
+
+def test_fifo_where_the_file_turns_priority_off(xml_broker, clients):
+    dest = "/queue/" + q("fifo")
+    send_backlog(clients(), dest, [1, 9, 4, 7])
+    assert [s for _, s in drain(clients(), dest, 4)] == [0, 1, 2, 3]
+
+
+def test_nack_back_off_then_dead_letter_then_redrive(xml_broker, clients):
+    name = q("backoff")
+    dest, dlq = "/queue/" + name, "/queue/DLQ." + name
+    p = clients()
+    p.send(dest, "poison", receipt=unique("r"), **PERSISTENT, **{"x-keep": "kept"})
+    c = clients()
+    c.subscribe(dest, ack="client-individual", **PREFETCH_1)
+    m = c.listener.next_message()
+    assert m.headers.get("redelivered") != "true"
+    assert m.headers["JMSXDeliveryCount"] == "1"
+    gaps = []
+    for count in (2, 3):
+        t = time.monotonic()
+        c.nack(m)
+        m = c.listener.next_message(timeout=WAIT)
+        gaps.append(time.monotonic() - t)
+        assert m.body == "poison"
+        assert m.headers["redelivered"] == "true"
+        assert m.headers["JMSXDeliveryCount"] == str(count)
+    # backoff.> : initial 1 s, then exponential x2 -> 2 s.
+    assert 0.95 <= gaps[0] < 1.9, gaps
+    assert 1.95 <= gaps[1] < 3.5, gaps
+    c.nack(m)  # third failure: past maximumRedeliveries=2
+    d = clients()
+    d.subscribe(dlq, ack="client-individual")
+    dead = d.listener.next_message()
+    assert dead.body == "poison"
+    assert dead.headers["x-keep"] == "kept"
+    assert dead.headers["original-destination"] == dest
+    assert "exceeds redelivery policy limit" in dead.headers["dlqDeliveryFailureCause"]
+    assert dead.headers["message-id"] == m.headers["message-id"]
+    d.disconnect()
+    # Redrive from the command line, against the running broker.
+    out = xml_broker.cli("redrive", "DLQ." + name, "--admin", xml_broker.admin)
+    assert out.returncode == 0, out.stderr
+    assert "moved 1" in out.stdout, out.stdout
+    back = c.listener.next_message()
+    assert back.body == "poison"
+    assert back.headers.get("redelivered") != "true"
+    assert "original-destination" not in back.headers
+    c.ack(back)
+
+
+def test_default_entry_dead_letters_after_two_redeliveries(xml_broker, clients):
+    name = q("plain")
+    dest = "/queue/" + name
+    clients().send(dest, "x", receipt=unique("r"), **PERSISTENT)
+    c = clients()
+    c.subscribe(dest, ack="client-individual", **PREFETCH_1)
+    t0 = time.monotonic()
+    for _ in range(3):
+        c.nack(c.listener.next_message())
+    # Two redeliveries, 1 s apart each (defaultEntry).
+    assert time.monotonic() - t0 >= 1.9
+    d = clients()
+    d.subscribe("/queue/DLQ." + name)
+    assert d.listener.next_message().body == "x"
+
+
+def test_scheduled_delay_and_repeat(xml_broker, clients):
+    dest = "/queue/" + q("sched")
+    c = clients()
+    c.subscribe(dest)
+    p = clients()
+    t0 = time.monotonic()
+    p.send(dest, "later", receipt=unique("r"), AMQ_SCHEDULED_DELAY="1500", **PERSISTENT)
+    p.send(dest, "now", receipt=unique("r"))
+    assert c.listener.next_message().body == "now"
+    assert c.listener.next_message(timeout=WAIT).body == "later"
+    assert time.monotonic() - t0 >= 1.45
+    t1 = time.monotonic()
+    p.send(dest, "tick", receipt=unique("r"), AMQ_SCHEDULED_DELAY="200",
+           AMQ_SCHEDULED_PERIOD="300", AMQ_SCHEDULED_REPEAT="2")
+    ticks = [c.listener.next_message() for _ in range(3)]
+    assert [m.body for m in ticks] == ["tick"] * 3
+    assert time.monotonic() - t1 >= 0.75
+    assert len({m.headers["message-id"] for m in ticks}) == 3
+
+
+def test_scheduled_message_survives_restart(xml_broker, clients):
+    dest = "/queue/" + q("sched-restart")
+    p = clients()
+    p.send(dest, "after-restart", receipt=unique("r"), AMQ_SCHEDULED_DELAY="3000", **PERSISTENT)
+    p.disconnect()
+    t0 = time.monotonic()
+    xml_broker.restart()
+    c = clients()
+    c.subscribe(dest)
+    m = c.listener.next_message(timeout=WAIT)
+    assert m.body == "after-restart"
+    # Not early: the due time was stored with the message.
+    assert time.monotonic() - t0 >= 2.5
+
+
+def test_expired_messages_never_arrive_and_are_dead_lettered(xml_broker, clients):
+    name = q("exp")
+    dest = "/queue/" + name
+    p = clients()
+    past = str(int(time.time() * 1000) - 1000)
+    soon = str(int(time.time() * 1000) + 300)
+    p.send(dest, "expired", receipt=unique("r"), expires=past, **PERSISTENT)
+    p.send(dest, "expires-soon", receipt=unique("r"), expires=soon, **PERSISTENT)
+    p.send(dest, "live", receipt=unique("r"), **PERSISTENT)
+    time.sleep(1.2)  # past `soon` and one expireMessagesPeriod (500 ms)
+    c = clients()
+    c.subscribe(dest)
+    assert c.listener.next_message().body == "live"
+    time.sleep(0.3)
+    assert c.listener.bodies() == ["live"]
+    d = clients()
+    d.subscribe("/queue/DLQ." + name)
+    dead = d.listener.wait_messages(2)
+    assert sorted(m.body for m in dead) == ["expired", "expires-soon"]
+    assert all(m.headers["dlqDeliveryFailureCause"] == "expired" for m in dead)
+
+
+def test_expired_messages_dropped_where_process_expired_is_off(xml_broker, clients):
+    dest = "/queue/" + q("drop")
+    p = clients()
+    p.send(dest, "expired", receipt=unique("r"), expires=str(int(time.time() * 1000) - 1),
+           **PERSISTENT)
+    p.send(dest, "live", receipt=unique("r"), **PERSISTENT)
+    c = clients()
+    c.subscribe(dest)
+    assert c.listener.next_message().body == "live"
+    d = clients()
+    d.subscribe("/queue/ActiveMQ.DLQ")
+    time.sleep(0.5)
+    assert "expired" not in d.listener.bodies()
+
+
+def test_priority_lanes_delay_each_class(toml_broker, clients):
+    dest = "/queue/" + q("lanes")
+    c = clients()
+    c.subscribe(dest)
+    p = clients()
+    t0 = time.monotonic()
+    for body, prio in (("low", 1), ("mid", 5), ("high", 9)):
+        p.send(dest, body, receipt=unique("r"), priority=str(prio))
+    arrivals = []
+    for _ in range(3):
+        m = c.listener.next_message(timeout=WAIT)
+        arrivals.append((m.body, time.monotonic() - t0))
+    assert [b for b, _ in arrivals] == ["high", "mid", "low"]
+    assert arrivals[0][1] < 0.5
+    assert 0.95 <= arrivals[1][1] < 1.8
+    assert 1.95 <= arrivals[2][1] < 3.0
