@@ -10,12 +10,13 @@ use serde_json::Value;
 /// Workspace crate -> the workspace crates it may depend on (normal and build dependencies).
 const ALLOWED: &[(&str, &[&str])] = &[
     ("stomp-codec", &[]),
+    ("jms-model", &[]),
     ("broker-store", &[]),
     ("broker-config", &[]),
-    ("broker-core", &["broker-store"]),
+    ("broker-core", &["broker-store", "jms-model"]),
     (
         "broker-stomp",
-        &["stomp-codec", "broker-core", "broker-store"],
+        &["stomp-codec", "jms-model", "broker-core", "broker-store"],
     ),
     (
         "broker-net",
@@ -56,7 +57,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
 ];
 
 /// Crates that must stay free of tokio (no I/O, no runtime).
-const PURE: &[&str] = &["stomp-codec", "broker-store", "broker-config"];
+const PURE: &[&str] = &["stomp-codec", "jms-model", "broker-store", "broker-config"];
 
 struct Dep {
     name: String,
