@@ -56,10 +56,13 @@ impl MessageRecord {
 }
 
 /// Metadata kept for a destination so it exists again after a restart.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DestinationRecord {
     /// Destination name as the core names it (e.g. `queue://orders`).
     pub name: String,
+    /// What the core needs to re-create it beyond its name (e.g. a durable subscription's
+    /// topic and selector), as name/value pairs in the core's own vocabulary.
+    pub attributes: Vec<(String, String)>,
 }
 
 /// One change within a [`Batch`].

@@ -127,6 +127,7 @@ fn set_redeliveries_op(queue: &str, priority: u8, seq: u64, redeliveries: u32) -
 fn put_destination(name: &str) -> Op {
     Op::PutDestination(DestinationRecord {
         name: name.to_owned(),
+        attributes: Vec::new(),
     })
 }
 
@@ -878,9 +879,42 @@ pub fn destinations(store: &dyn Store) {
     assert_eq!(
         records.first(),
         Some(&DestinationRecord {
-            name: "queue://a".to_owned()
+            name: "queue://a".to_owned(),
+            attributes: Vec::new(),
         }),
         "destination records must round-trip"
+    );
+
+    // Attributes round-trip, and putting a destination again replaces them.
+    let with = |v: &str| DestinationRecord {
+        name: "queue://attrs".to_owned(),
+        attributes: vec![
+            ("topic".to_owned(), "topic://news".to_owned()),
+            ("selector".to_owned(), v.to_owned()),
+        ],
+    };
+    apply(
+        store,
+        vec![Op::PutDestination(with("a = 'x'"))],
+        "put a destination with attributes",
+    );
+    apply(
+        store,
+        vec![Op::PutDestination(with("é ' \u{0}"))],
+        "replace its attributes",
+    );
+    let records = store
+        .destinations()
+        .unwrap_or_else(|e| panic!("destinations() failed: {e}"));
+    assert_eq!(
+        records.iter().find(|r| r.name == "queue://attrs"),
+        Some(&with("é ' \u{0}")),
+        "destination attributes must round-trip, the latest put winning"
+    );
+    apply(
+        store,
+        vec![delete_destination("queue://attrs")],
+        "delete queue://attrs",
     );
 
     apply(

@@ -34,7 +34,10 @@ use crate::varint;
 /// Version byte of message records written now.
 const MESSAGE_VERSION: u8 = 1;
 /// Version byte of destination records written now.
-const DESTINATION_VERSION: u8 = 1;
+/// Version 1: no attributes (nothing after the version byte). Version 2: a varint count,
+/// then per attribute a length-prefixed name and value. Version 1 records still decode.
+const DESTINATION_VERSION: u8 = 2;
+const DESTINATION_VERSION_1: u8 = 1;
 
 /// Encodes everything of `message` except its key fields (queue, priority, seq).
 pub(crate) fn encode_message(message: &MessageRecord) -> Vec<u8> {
@@ -124,8 +127,20 @@ pub(crate) fn set_redeliveries(value: &[u8], redeliveries: u32) -> Result<Vec<u8
 }
 
 /// Encodes a destination's value (its name is the key).
-pub(crate) fn encode_destination(_destination: &DestinationRecord) -> Vec<u8> {
-    vec![DESTINATION_VERSION]
+pub(crate) fn encode_destination(destination: &DestinationRecord) -> Vec<u8> {
+    if destination.attributes.is_empty() {
+        // What older builds read too.
+        return vec![DESTINATION_VERSION_1];
+    }
+    let mut out = vec![DESTINATION_VERSION];
+    varint::put(&mut out, destination.attributes.len() as u64);
+    for (k, v) in &destination.attributes {
+        for s in [k, v] {
+            varint::put(&mut out, s.len() as u64);
+            out.extend_from_slice(s.as_bytes());
+        }
+    }
+    out
 }
 
 /// Rebuilds a destination from its name (decoded from the key) and its value.
@@ -134,11 +149,26 @@ pub(crate) fn decode_destination(
     value: &[u8],
 ) -> Result<DestinationRecord, StoreError> {
     let mut r = Reader::new(value, "destination record");
-    r.version(DESTINATION_VERSION)?;
+    let mut attributes = Vec::new();
+    if value.first() == Some(&DESTINATION_VERSION_1) {
+        r.version(DESTINATION_VERSION_1)?;
+    } else {
+        r.version(DESTINATION_VERSION)?;
+        let n = r.varint("attribute count")?;
+        for _ in 0..n {
+            let k = r.length_prefixed("attribute name")?;
+            let v = r.length_prefixed("attribute value")?;
+            let text = |range: Range<usize>| {
+                String::from_utf8(value[range].to_vec())
+                    .map_err(|_| r.corrupt("attribute is not UTF-8".to_owned()))
+            };
+            attributes.push((text(k)?, text(v)?));
+        }
+    }
     if r.remaining() != 0 {
         return Err(r.corrupt(format!("{} unexpected trailing bytes", r.remaining())));
     }
-    Ok(DestinationRecord { name })
+    Ok(DestinationRecord { name, attributes })
 }
 
 /// Encodes a queue's message count ([`crate::cf::CF_QUEUE_LENS`]).
@@ -394,14 +424,31 @@ mod tests {
     fn destinations_round_trip() {
         let d = DestinationRecord {
             name: "queue://a".to_owned(),
+            attributes: Vec::new(),
         };
         let value = encode_destination(&d);
+        assert_eq!(value, [1], "no attributes: the version 1 form");
         assert_eq!(
             decode_destination(d.name.clone(), &value).expect("decodes"),
             d
         );
+        let with = DestinationRecord {
+            name: "queue://b".to_owned(),
+            attributes: vec![
+                ("topic".into(), "topic://x".into()),
+                ("s".into(), "".into()),
+            ],
+        };
+        let value = encode_destination(&with);
+        assert_eq!(value[0], 2);
+        assert_eq!(
+            decode_destination(with.name.clone(), &value).expect("decodes"),
+            with
+        );
         assert!(decode_destination(d.name.clone(), &[]).is_err());
         assert!(decode_destination(d.name.clone(), &[2]).is_err());
+        assert!(decode_destination(d.name.clone(), &[3]).is_err());
+        assert!(decode_destination(d.name.clone(), &[2, 1, 5, b'a']).is_err());
         assert!(decode_destination(d.name, &[1, 0]).is_err());
     }
 

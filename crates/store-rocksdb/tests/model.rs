@@ -35,7 +35,7 @@ fn op() -> impl Strategy<Value = Op> {
                 redeliveries
             }
         ),
-        1 => queue().prop_map(|name| Op::PutDestination(DestinationRecord { name })),
+        1 => queue().prop_map(|name| Op::PutDestination(DestinationRecord { name, attributes: Vec::new() })),
         1 => queue().prop_map(|name| Op::DeleteDestination { name }),
     ]
 }

@@ -105,6 +105,7 @@ fn fill(store: &dyn Store) {
         .map(|name| {
             Op::PutDestination(DestinationRecord {
                 name: name.to_owned(),
+                attributes: Vec::new(),
             })
         })
         .collect();
