@@ -17,7 +17,7 @@ use broker_store::{Batch, Op, Store};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::broker::{Inner, Lookup};
-use crate::lane::{Entry, Lane, PendingKey, Slot};
+use crate::lane::{Entry, Lane, PendingKey, Slot, SlotOptions};
 use crate::memory::MemoryUsage;
 use crate::persist::{Durable, StoreWriter};
 use crate::record::{self, Placement};
@@ -49,6 +49,7 @@ pub(crate) struct Register {
     pub(crate) prefetch: u32,
     pub(crate) no_local: bool,
     pub(crate) max_pending: usize,
+    pub(crate) opts: SlotOptions,
 }
 
 /// What a destination actor is asked to do.
@@ -101,6 +102,16 @@ pub(crate) enum Command {
     ConnectionClosed {
         conn: ConnectionId,
     },
+    /// Start forwarding copies of this topic's messages.
+    AddForward {
+        fwd: Forward,
+        reply: Option<Reply>,
+    },
+    /// Stop forwarding to `target`.
+    RemoveForward {
+        target: Destination,
+        reply: Option<Reply>,
+    },
     /// Move dead-lettered messages (one, by message id, or all) back to where they were
     /// first sent.
     Redrive {
@@ -110,6 +121,11 @@ pub(crate) enum Command {
     /// Report counts.
     Stats {
         reply: oneshot::Sender<DestinationStats>,
+    },
+    /// A queue's pending messages in dispatch order, not taken (queue browsing).
+    Browse {
+        selector: Option<Arc<jms_model::Selector>>,
+        reply: oneshot::Sender<Vec<(Arc<Message>, u32)>>,
     },
     /// Stop: the destination is deleted (temporary destination whose owner left).
     Delete,
@@ -126,6 +142,19 @@ pub struct DestinationStats {
     pub paged_out: usize,
     /// Consumers (topic: subscribers).
     pub consumers: usize,
+}
+
+/// A copy of every message published to a topic goes to `target`: a durable subscription's
+/// queue, a virtual topic's consumer queue, or a wildcard subscription's topic.
+#[derive(Debug, Clone)]
+pub(crate) struct Forward {
+    pub(crate) target: Destination,
+    pub(crate) tx: mpsc::Sender<Command>,
+    pub(crate) policy: Arc<DestinationPolicy>,
+    /// Only what it selects is forwarded (a durable subscriber's selector).
+    pub(crate) selector: Option<Arc<jms_model::Selector>>,
+    /// The copy is addressed to the target (virtual topics) rather than keeping the topic.
+    pub(crate) readdress: bool,
 }
 
 /// Where a delayed message goes when it is due.
@@ -176,6 +205,8 @@ pub(crate) struct DestinationActor {
     clock: Clock,
     /// Messages waiting for their due time, by (due ms, seq).
     delayed: BTreeMap<(u64, u64), Delayed>,
+    /// Topics: where copies of each message go besides the current subscribers.
+    forwards: Vec<Forward>,
     /// Next expiry sweep (ms); 0 = none.
     next_sweep: u64,
     /// Store keys of the persistent messages this actor holds in memory (pending, with a
@@ -231,6 +262,7 @@ impl DestinationActor {
             policy,
             clock,
             delayed: BTreeMap::new(),
+            forwards: Vec::new(),
             next_sweep,
             resident: BTreeSet::new(),
             persist,
@@ -842,20 +874,71 @@ impl DestinationActor {
         batch.ops.extend(self.removals(&entries).ops);
         self.writer.write(batch, Vec::new()).await;
         for cmd in sends {
-            // Never wait on another actor's full mailbox from inside an actor: two actors
-            // moving messages to each other would deadlock.
-            match found.tx.try_send(cmd) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(cmd)) => {
-                    let tx = found.tx.clone();
-                    tokio::spawn(async move {
-                        let _ = tx.send(cmd).await;
-                    });
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => {
-                    tracing::warn!(to = %to, "destination stopped while messages moved to it");
-                }
+            send_without_waiting(&found.tx, cmd);
+        }
+    }
+
+    /// Sends a copy of a published message to every forward that selects it. Persistent
+    /// copies for durable targets are stored in one write, and the producer's reply waits for
+    /// it: a receipted message is never lost for a durable subscriber.
+    async fn forward(&mut self, msg: &Arc<Message>, reply: Option<Reply>) {
+        // Targets that went away (a wildcard subscriber's connection closed) are dropped.
+        self.forwards.retain(|f| !f.tx.is_closed());
+        let Some(inner) = self.broker.upgrade() else {
+            if let Some(reply) = reply {
+                let _ = reply.send(Err(CoreError::ShuttingDown));
             }
+            return;
+        };
+        let broker = Broker { inner };
+        let now = self.clock.now_ms();
+        let view = crate::select::View {
+            msg,
+            redeliveries: 0,
+        };
+        let mut batch = Batch::new();
+        let mut sends = Vec::new();
+        for f in &self.forwards {
+            if f.selector.as_ref().is_some_and(|s| !s.matches(&view)) {
+                continue;
+            }
+            let copy = if f.readdress {
+                let mut m = (**msg).clone();
+                m.destination = f.target.clone();
+                Arc::new(m)
+            } else {
+                Arc::clone(msg)
+            };
+            // The schedule was checked when the message was sent; a failure here can only be
+            // a cron entry with no future time, which then delivers at once.
+            let at =
+                schedule::first_placement(&copy, &f.policy, now).unwrap_or_else(|_| Placement {
+                    lane: record::store_lane(&copy, f.policy.prioritized_messages),
+                    ..Placement::default()
+                });
+            let seq = broker.next_seq();
+            if copy.persistent && Self::persists(&f.target) {
+                batch.push(Op::PutMessage(record::to_record(
+                    &f.target.to_string(),
+                    seq,
+                    &copy,
+                    at,
+                )));
+            }
+            sends.push((
+                f.tx.clone(),
+                Command::Send {
+                    msg: copy,
+                    seq,
+                    at,
+                    redeliveries: 0,
+                    reply: None,
+                },
+            ));
+        }
+        self.writer.write(batch, reply.into_iter().collect()).await;
+        for (tx, cmd) in sends {
+            send_without_waiting(&tx, cmd);
         }
     }
 
@@ -929,13 +1012,31 @@ impl DestinationActor {
                 redeliveries,
                 reply,
             } => {
-                self.accept(msg, seq, at, redeliveries);
+                if self.forwards.is_empty() {
+                    self.accept(msg, seq, at, redeliveries);
+                    if let Some(reply) = reply {
+                        let _ = reply.send(Ok(()));
+                    }
+                } else {
+                    self.forward(&msg, reply).await;
+                    self.accept(msg, seq, at, redeliveries);
+                }
+            }
+            Command::AddForward { fwd, reply } => {
+                self.forwards.retain(|f| f.target != fwd.target);
+                self.forwards.push(fwd);
+                if let Some(reply) = reply {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+            Command::RemoveForward { target, reply } => {
+                self.forwards.retain(|f| f.target != target);
                 if let Some(reply) = reply {
                     let _ = reply.send(Ok(()));
                 }
             }
             Command::Subscribe { reg, reply } => {
-                let slot = Slot::new(reg.id, reg.conn, reg.tx, reg.prefetch);
+                let slot = Slot::new(reg.id, reg.conn, reg.tx, reg.prefetch, reg.opts);
                 match &mut self.mode {
                     Mode::Queue(lane) => lane.add_consumer(slot),
                     Mode::Topic(subs) => {
@@ -1027,6 +1128,13 @@ impl DestinationActor {
             Command::Stats { reply } => {
                 let _ = reply.send(self.stats());
             }
+            Command::Browse { selector, reply } => {
+                let seen = match &self.mode {
+                    Mode::Queue(lane) => lane.browse(selector.as_deref()),
+                    Mode::Topic(_) => Vec::new(),
+                };
+                let _ = reply.send(seen);
+            }
             Command::Delete => return false,
         }
         true
@@ -1111,5 +1219,22 @@ impl DestinationActor {
     /// True when `dest`'s persistent messages are stored (durable queues).
     pub(crate) fn persists(dest: &Destination) -> bool {
         dest.kind() == crate::DestinationKind::Queue
+    }
+}
+
+/// Hands a command to another actor. Never waits on a full mailbox from inside an actor (two
+/// actors sending to each other would deadlock): a full one gets it from a spawned task.
+pub(crate) fn send_without_waiting(tx: &mpsc::Sender<Command>, cmd: Command) {
+    match tx.try_send(cmd) {
+        Ok(()) => {}
+        Err(mpsc::error::TrySendError::Full(cmd)) => {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let _ = tx.send(cmd).await;
+            });
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => {
+            tracing::warn!("destination stopped while messages were sent to it");
+        }
     }
 }

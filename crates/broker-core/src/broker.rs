@@ -92,6 +92,10 @@ pub(crate) struct Inner {
     /// Name → mailbox. Locked only to look up a destination a connection has not used before
     /// (connections cache the mailbox), never per message.
     registry: Mutex<HashMap<Destination, DestEntry>>,
+    /// Durable subscriptions by their queue. Locked on SUBSCRIBE/UNSUBSCRIBE only.
+    durables: Mutex<HashMap<Destination, crate::routing::Durable>>,
+    /// Wildcard topic subscriptions, wired into topics as they are created.
+    wildcards: Mutex<Vec<crate::routing::Wildcard>>,
     next_connection: AtomicU64,
     next_consumer: AtomicU64,
     /// Prefix of message ids and temporary destination names, unique per broker run.
@@ -138,6 +142,8 @@ impl Broker {
                 next_seq: AtomicU64::new(max_seq + 1),
                 recovered_max: max_seq,
                 registry: Mutex::new(HashMap::new()),
+                durables: Mutex::new(HashMap::new()),
+                wildcards: Mutex::new(Vec::new()),
                 next_connection: AtomicU64::new(1),
                 next_consumer: AtomicU64::new(1),
                 id_prefix,
@@ -154,6 +160,7 @@ impl Broker {
             match record::parse_destination(&rec.name) {
                 Some(d) => {
                     broker.lookup(&d, Lookup::Create(None))?;
+                    broker.restore_durable(&rec, &d);
                 }
                 None => tracing::warn!(name = %rec.name, "ignoring unknown stored destination"),
             }
@@ -264,6 +271,41 @@ impl Broker {
         ConsumerId(self.inner.next_consumer.fetch_add(1, Ordering::Relaxed))
     }
 
+    pub(crate) fn durables(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<Destination, crate::routing::Durable>> {
+        self.inner
+            .durables
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn wildcards(&self) -> std::sync::MutexGuard<'_, Vec<crate::routing::Wildcard>> {
+        self.inner
+            .wildcards
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every live destination with its mailbox (a snapshot).
+    pub(crate) fn registered(&self) -> Vec<(Destination, Found)> {
+        self.registry()
+            .iter()
+            .filter(|(_, e)| !e.tx.is_closed())
+            .map(|(d, e)| {
+                (
+                    d.clone(),
+                    Found {
+                        tx: e.tx.clone(),
+                        owner: e.owner,
+                        policy: Arc::clone(&e.policy),
+                        created: false,
+                    },
+                )
+            })
+            .collect()
+    }
+
     fn registry(&self) -> std::sync::MutexGuard<'_, HashMap<Destination, DestEntry>> {
         // A panic while holding this lock cannot leave the map half-updated (single inserts
         // and removes), so a poisoned lock is still usable.
@@ -312,12 +354,15 @@ impl Broker {
                 policy: Arc::clone(&policy),
             },
         );
-        Ok(Found {
+        drop(reg);
+        let found = Found {
             tx,
             owner,
             policy,
             created: true,
-        })
+        };
+        self.wire_new(dest, &found);
+        Ok(found)
     }
 
     /// The store record that makes a new durable queue exist again after a restart.
@@ -325,6 +370,7 @@ impl Broker {
         DestinationActor::persists(dest).then(|| Batch {
             ops: vec![Op::PutDestination(DestinationRecord {
                 name: dest.to_string(),
+                attributes: Vec::new(),
             })],
         })
     }
@@ -336,7 +382,7 @@ impl Broker {
 }
 
 /// What [`Broker::lookup`] found.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Found {
     pub(crate) tx: mpsc::Sender<Command>,
     pub(crate) owner: Option<ConnectionId>,

@@ -9,6 +9,7 @@ use broker_store::{Batch, Op};
 
 use crate::actor::{Command, DestinationActor, Register};
 use crate::broker::Lookup;
+use crate::lane::SlotOptions;
 use crate::record::{self, Placement};
 use crate::schedule;
 use crate::{
@@ -61,6 +62,9 @@ pub struct Connection {
     txs: HashMap<String, Vec<TxOp>>,
     temps: Vec<Destination>,
     temp_prefix: String,
+    /// Wildcard subscriptions: consumer → the temporary topic the matching topics copy to.
+    wildcards: HashMap<ConsumerId, Destination>,
+    next_wildcard: u64,
     next_message: u64,
     closed: bool,
 }
@@ -80,6 +84,8 @@ impl Connection {
             txs: HashMap::new(),
             temps: Vec::new(),
             temp_prefix,
+            wildcards: HashMap::new(),
+            next_wildcard: 0,
             next_message: 1,
             closed: false,
         }
@@ -176,6 +182,23 @@ impl Connection {
             return Ok(());
         }
         self.route(msg, confirm).await
+    }
+
+    /// Sends one message to several destinations (an ActiveMQ composite destination), each a
+    /// copy with the same message id.
+    pub async fn send_composite(
+        &mut self,
+        msg: Message,
+        destinations: &[Destination],
+        tx: Option<&str>,
+        confirm: bool,
+    ) -> Result<(), CoreError> {
+        for d in destinations {
+            let mut copy = msg.clone();
+            copy.destination = d.clone();
+            self.send(copy, tx, confirm).await?;
+        }
+        Ok(())
     }
 
     /// The store write that keeps `msg` (numbered `seq`) across a restart, if it needs one.
@@ -313,6 +336,81 @@ impl Connection {
 
     /// Starts a consumer; deliveries for it arrive through [`Connection::recv`].
     pub async fn subscribe(&mut self, spec: ConsumerSpec) -> Result<ConsumerId, CoreError> {
+        if spec.destination.kind() == DestinationKind::Topic
+            && crate::routing::is_wildcard(spec.destination.name())
+        {
+            return self.subscribe_wildcard(spec).await;
+        }
+        self.subscribe_to(spec).await
+    }
+
+    /// A wildcard topic subscription (`news.>`): every matching topic, now or later, copies
+    /// its messages to a temporary topic of this connection, which the consumer subscribes
+    /// to (so it has one prefetch window whatever the number of topics).
+    async fn subscribe_wildcard(&mut self, spec: ConsumerSpec) -> Result<ConsumerId, CoreError> {
+        self.next_wildcard += 1;
+        let target = self.temp_destination(
+            DestinationKind::TempTopic,
+            &format!("wildcard-{}", self.next_wildcard),
+        );
+        let found = self.broker.lookup(&target, Lookup::Create(Some(self.id)))?;
+        self.temps.push(target.clone());
+        self.broker
+            .add_wildcard(spec.destination.name(), &target, found);
+        let id = self
+            .subscribe_to(ConsumerSpec {
+                destination: target.clone(),
+                ..spec
+            })
+            .await?;
+        self.wildcards.insert(id, target);
+        Ok(id)
+    }
+
+    /// Subscribes to the durable subscription `name` of client `client_id` on the topic
+    /// `spec.destination` (created when new; replaced, dropping its messages, when it exists
+    /// with another topic or selector, as ActiveMQ does). Messages published while no one is
+    /// subscribed are kept, persistent ones in the store. One subscriber at a time.
+    pub async fn subscribe_durable(
+        &mut self,
+        client_id: &str,
+        name: &str,
+        spec: ConsumerSpec,
+    ) -> Result<ConsumerId, CoreError> {
+        let queue = self
+            .broker
+            .ensure_durable(client_id, name, &spec.destination, spec.selector.as_ref())
+            .await?;
+        if self.broker.stats(&queue).await?.consumers > 0 {
+            return Err(CoreError::DurableInUse(name.to_owned()));
+        }
+        self.subscribe_to(ConsumerSpec {
+            destination: queue,
+            // The subscription's selector already chose what it keeps.
+            selector: None,
+            no_local: false,
+            ..spec
+        })
+        .await
+    }
+
+    /// Removes the durable subscription `name` of `client_id` and every message it kept. It
+    /// must have no active subscriber.
+    pub async fn unsubscribe_durable(
+        &mut self,
+        client_id: &str,
+        name: &str,
+    ) -> Result<(), CoreError> {
+        let queue = crate::routing::durable_queue(client_id, name);
+        if let Ok(stats) = self.broker.stats(&queue).await {
+            if stats.consumers > 0 {
+                return Err(CoreError::DurableInUse(name.to_owned()));
+            }
+        }
+        self.broker.remove_durable(&queue).await
+    }
+
+    async fn subscribe_to(&mut self, spec: ConsumerSpec) -> Result<ConsumerId, CoreError> {
         let dest = spec.destination.clone();
         if dest.kind().is_temporary() && self.own_temp_name(&dest).is_none() {
             return Err(CoreError::ForeignTempDestination(dest));
@@ -328,12 +426,34 @@ impl Connection {
             max_pending: spec
                 .max_pending
                 .unwrap_or(self.broker.inner.cfg.topic_pending_limit),
+            opts: SlotOptions {
+                selector: spec.selector,
+                exclusive: spec.exclusive,
+                priority: spec.priority,
+            },
         };
         let (reply, rx) = oneshot::channel();
         Self::deliver(&mailbox, Command::Subscribe { reg, reply }).await?;
         Self::wait(rx).await?;
         self.consumers.insert(id, ConsumerEntry { tx: mailbox });
         Ok(id)
+    }
+
+    /// Queue browsing: the queue's pending messages (those in memory, in dispatch order) that
+    /// `selector` selects, with their redelivery counts, without consuming them. Messages a
+    /// consumer holds are not included, as in ActiveMQ.
+    pub async fn browse(
+        &mut self,
+        dest: &Destination,
+        selector: Option<Arc<jms_model::Selector>>,
+    ) -> Result<Vec<(Arc<Message>, u32)>, CoreError> {
+        if dest.kind().is_temporary() && self.own_temp_name(dest).is_none() {
+            return Err(CoreError::ForeignTempDestination(dest.clone()));
+        }
+        let mailbox = self.mailbox(dest).await?;
+        let (reply, rx) = oneshot::channel();
+        Self::deliver(&mailbox, Command::Browse { selector, reply }).await?;
+        rx.await.map_err(|_| CoreError::ShuttingDown)
     }
 
     /// Stops a consumer; what it held unacknowledged goes back to the destination as
@@ -343,6 +463,14 @@ impl Connection {
             .consumers
             .remove(&id)
             .ok_or(CoreError::UnknownConsumer)?;
+        if let Some(target) = self.wildcards.remove(&id) {
+            self.broker.remove_wildcard(&target);
+            self.temps.retain(|t| *t != target);
+            if let Some(tx) = self.broker.remove(&target) {
+                let _ = tx.send(Command::Delete).await;
+            }
+            return Ok(());
+        }
         let (reply, rx) = oneshot::channel();
         Self::deliver(
             &entry.tx,
@@ -629,6 +757,7 @@ impl Connection {
             conn: self.id,
             consumers: self.consumers.drain().map(|(id, e)| (id, e.tx)).collect(),
             temps: std::mem::take(&mut self.temps),
+            wildcards: self.wildcards.drain().map(|(_, t)| t).collect(),
         }
     }
 }
@@ -651,10 +780,14 @@ struct Cleanup {
     conn: ConnectionId,
     consumers: Vec<(ConsumerId, mpsc::Sender<Command>)>,
     temps: Vec<Destination>,
+    wildcards: Vec<Destination>,
 }
 
 impl Cleanup {
     async fn run(self) {
+        for target in &self.wildcards {
+            self.broker.remove_wildcard(target);
+        }
         for (id, tx) in self.consumers {
             let _ = tx.send(Command::Unsubscribe { id, reply: None }).await;
             // Catches consumers registered by a subscribe that was cancelled mid-way.

@@ -24,4 +24,27 @@ pub struct ConsumerSpec {
     /// the oldest are discarded (ActiveMQ `maximumPendingMessageLimit`). `None` uses the
     /// broker default ([`crate::CoreConfig::topic_pending_limit`]).
     pub max_pending: Option<usize>,
+    /// Only messages the selector selects are delivered; others stay for other consumers.
+    pub selector: Option<std::sync::Arc<jms_model::Selector>>,
+    /// Exclusive consumer (ActiveMQ `activemq.exclusive`): while it is subscribed, it alone
+    /// receives from the queue; the next exclusive consumer takes over when it leaves.
+    pub exclusive: bool,
+    /// Consumer priority (ActiveMQ `activemq.priority`, 0-127, default 0): consumers of a
+    /// higher priority are offered messages first.
+    pub priority: i32,
+}
+
+impl ConsumerSpec {
+    /// A plain consumer of `destination` with `prefetch`.
+    pub fn new(destination: Destination, prefetch: u32) -> Self {
+        Self {
+            destination,
+            prefetch,
+            no_local: false,
+            max_pending: None,
+            selector: None,
+            exclusive: false,
+            priority: 0,
+        }
+    }
 }

@@ -48,6 +48,13 @@ pub enum CoreError {
     /// A scheduled-delivery property is invalid (e.g. a bad CRON entry).
     #[error("invalid schedule: {0}")]
     InvalidSchedule(String),
+    /// A subscription request that cannot be served (e.g. a durable subscription without a
+    /// client id).
+    #[error("invalid subscription: {0}")]
+    InvalidSubscription(String),
+    /// The durable subscription already has an active subscriber (ActiveMQ allows one).
+    #[error("durable subscription '{0}' is in use by another subscriber")]
+    DurableInUse(String),
     /// The destination does not exist.
     #[error("no such destination {0}")]
     NoSuchDestination(Destination),

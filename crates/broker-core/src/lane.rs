@@ -3,11 +3,19 @@
 //! A queue is one lane with many consumers; a topic keeps one lane per subscriber. The lane
 //! owns prefetch accounting: a consumer is offered a message only while its unacknowledged
 //! deliveries are below its prefetch, which is what bounds every delivery channel.
+//!
+//! Who may take which message: a consumer's selector, message groups (`JMSXGroupID` pins a
+//! group to the consumer that got its first message), exclusive consumers (only the first
+//! one registered receives) and consumer priority (higher first, round-robin among equals).
+//! The lane keeps an index per consumer of what it may take, so one dispatch step costs
+//! O(consumers × log pending) whatever the selectors: no pass rescans the backlog for a
+//! consumer whose selector matches nothing.
 
 use std::cmp::Reverse;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use jms_model::Selector;
 use tokio::sync::mpsc::{self, error::TrySendError};
 
 use crate::{ConnectionId, ConsumerId, Delivery, DeliveryTag, Message};
@@ -32,6 +40,13 @@ impl Entry {
     pub(crate) fn key(&self) -> PendingKey {
         (Reverse(self.lane), self.seq)
     }
+
+    fn selected_by(&self, selector: &Selector) -> bool {
+        selector.matches(&crate::select::View {
+            msg: &self.msg,
+            redeliveries: self.redeliveries,
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -42,6 +57,16 @@ struct InFlight {
     tx_acked: bool,
 }
 
+/// How a consumer competes for messages.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SlotOptions {
+    pub(crate) selector: Option<Arc<Selector>>,
+    /// ActiveMQ `consumer.exclusive`.
+    pub(crate) exclusive: bool,
+    /// ActiveMQ consumer priority (0-127 in ActiveMQ; higher is served first).
+    pub(crate) priority: i32,
+}
+
 /// A registered consumer as a lane sees it.
 #[derive(Debug)]
 pub(crate) struct Slot {
@@ -49,6 +74,11 @@ pub(crate) struct Slot {
     pub(crate) conn: ConnectionId,
     pub(crate) tx: mpsc::Sender<Delivery>,
     pub(crate) prefetch: u32,
+    opts: SlotOptions,
+    /// With a selector: the unowned pending keys it selects.
+    matches: BTreeSet<PendingKey>,
+    /// Pending keys of the message groups this consumer owns.
+    owned: BTreeSet<PendingKey>,
     inflight: BTreeMap<u64, InFlight>,
     held: u32,
     next_tag: u64,
@@ -62,17 +92,28 @@ impl Slot {
         conn: ConnectionId,
         tx: mpsc::Sender<Delivery>,
         prefetch: u32,
+        opts: SlotOptions,
     ) -> Self {
         Self {
             id,
             conn,
             tx,
             prefetch: prefetch.max(1),
+            opts,
+            matches: BTreeSet::new(),
+            owned: BTreeSet::new(),
             inflight: BTreeMap::new(),
             held: 0,
             next_tag: 1,
             stalled: false,
         }
+    }
+
+    fn selects(&self, entry: &Entry) -> bool {
+        self.opts
+            .selector
+            .as_ref()
+            .is_none_or(|s| entry.selected_by(s))
     }
 
     fn has_credit(&self) -> bool {
@@ -96,13 +137,123 @@ pub(crate) struct Dispatched {
 #[derive(Debug, Default)]
 pub(crate) struct Lane {
     pending: BTreeMap<PendingKey, Entry>,
+    /// Pending keys not pinned to a consumer: no group, or a group without an owner yet.
+    unowned: BTreeSet<PendingKey>,
+    /// Message group → the consumer it is pinned to.
+    groups: HashMap<Arc<str>, ConsumerId>,
+    /// Unowned pending keys per group, so assigning a group moves them at once.
+    group_keys: HashMap<Arc<str>, BTreeSet<PendingKey>>,
     consumers: Vec<Slot>,
     rr: usize,
 }
 
 impl Lane {
     pub(crate) fn push(&mut self, entry: Entry) {
-        self.pending.insert(entry.key(), entry);
+        let key = entry.key();
+        let group = entry.msg.group_id();
+        match group.and_then(|g| self.groups.get(g).copied()) {
+            Some(owner) => {
+                if let Some(slot) = self.consumers.iter_mut().find(|c| c.id == owner) {
+                    slot.owned.insert(key);
+                }
+            }
+            None => {
+                if let Some(g) = group {
+                    self.group_keys.entry(Arc::from(g)).or_default().insert(key);
+                }
+                self.unowned.insert(key);
+                for c in &mut self.consumers {
+                    if c.opts.selector.is_some() && c.selects(&entry) {
+                        c.matches.insert(key);
+                    }
+                }
+            }
+        }
+        self.pending.insert(key, entry);
+    }
+
+    /// Takes a pending message out, from every index.
+    fn remove_key(&mut self, key: &PendingKey) -> Option<Entry> {
+        let entry = self.pending.remove(key)?;
+        if self.unowned.remove(key) {
+            if let Some(g) = entry.msg.group_id() {
+                if let Some(keys) = self.group_keys.get_mut(g) {
+                    keys.remove(key);
+                    if keys.is_empty() {
+                        self.group_keys.remove(g);
+                    }
+                }
+            }
+            for c in &mut self.consumers {
+                c.matches.remove(key);
+            }
+        } else {
+            for c in &mut self.consumers {
+                if c.owned.remove(key) {
+                    break;
+                }
+            }
+        }
+        Some(entry)
+    }
+
+    /// Pins `group` to consumer `owner`: its unowned pending messages become the owner's.
+    fn assign_group(&mut self, group: &str, owner: ConsumerId) {
+        let group: Arc<str> = Arc::from(group);
+        let keys = self.group_keys.remove(&group).unwrap_or_default();
+        self.groups.insert(group, owner);
+        for key in &keys {
+            self.unowned.remove(key);
+            for c in &mut self.consumers {
+                c.matches.remove(key);
+            }
+        }
+        if let Some(slot) = self.consumers.iter_mut().find(|c| c.id == owner) {
+            slot.owned.extend(keys);
+        }
+    }
+
+    /// Unpins groups (`JMSXGroupSeq` -1, or the owner left): their pending messages are
+    /// open to every consumer again.
+    fn release_groups(&mut self, owner: ConsumerId, only: Option<&str>) {
+        let released: Vec<Arc<str>> = self
+            .groups
+            .iter()
+            .filter(|(g, o)| **o == owner && only.is_none_or(|name| &***g == name))
+            .map(|(g, _)| Arc::clone(g))
+            .collect();
+        if released.is_empty() {
+            return;
+        }
+        for g in &released {
+            self.groups.remove(g);
+        }
+        let Some(pos) = self.consumers.iter().position(|c| c.id == owner) else {
+            return;
+        };
+        let owned = std::mem::take(&mut self.consumers[pos].owned);
+        let mut keep = BTreeSet::new();
+        for key in owned {
+            let Some(entry) = self.pending.get(&key) else {
+                continue;
+            };
+            let Some(g) = entry
+                .msg
+                .group_id()
+                .filter(|g| released.iter().any(|r| &**r == *g))
+            else {
+                keep.insert(key);
+                continue;
+            };
+            self.group_keys.entry(Arc::from(g)).or_default().insert(key);
+            self.unowned.insert(key);
+            for c in &mut self.consumers {
+                if c.opts.selector.is_some() && c.selects(entry) {
+                    c.matches.insert(key);
+                }
+            }
+        }
+        self.consumers[pos].owned = keep;
     }
 
     pub(crate) fn pending_len(&self) -> usize {
@@ -121,7 +272,7 @@ impl Lane {
             .filter(|(_, e)| movable(e))
             .map(|(k, _)| *k)
             .collect();
-        keys.iter().filter_map(|k| self.pending.remove(k)).collect()
+        keys.iter().filter_map(|k| self.remove_key(k)).collect()
     }
 
     /// Takes out every pending entry `pick` accepts.
@@ -132,7 +283,17 @@ impl Lane {
             .filter(|(_, e)| pick(e))
             .map(|(k, _)| *k)
             .collect();
-        keys.iter().filter_map(|k| self.pending.remove(k)).collect()
+        keys.iter().filter_map(|k| self.remove_key(k)).collect()
+    }
+
+    /// The pending messages in dispatch order that `selector` selects, without taking them
+    /// (queue browsing).
+    pub(crate) fn browse(&self, selector: Option<&Selector>) -> Vec<(Arc<Message>, u32)> {
+        self.pending
+            .values()
+            .filter(|e| selector.is_none_or(|s| e.selected_by(s)))
+            .map(|e| (Arc::clone(&e.msg), e.redeliveries))
+            .collect()
     }
 
     /// Drops the oldest pending message of the lowest priority (slow topic subscriber
@@ -147,11 +308,20 @@ impl Lane {
             .next()
             .map(|(k, _)| *k);
         if let Some(k) = first {
-            self.pending.remove(&k);
+            self.remove_key(&k);
         }
     }
 
-    pub(crate) fn add_consumer(&mut self, slot: Slot) {
+    pub(crate) fn add_consumer(&mut self, mut slot: Slot) {
+        if slot.opts.selector.is_some() {
+            // Once per subscription: what of the backlog it selects.
+            slot.matches = self
+                .unowned
+                .iter()
+                .filter(|k| self.pending.get(k).is_some_and(|e| slot.selects(e)))
+                .copied()
+                .collect();
+        }
         self.consumers.push(slot);
     }
 
@@ -163,9 +333,11 @@ impl Lane {
         self.consumers.iter().any(|c| c.id == id)
     }
 
-    /// Removes a consumer; returns what it held unacknowledged, for redelivery.
+    /// Removes a consumer; returns what it held unacknowledged, for redelivery. Its message
+    /// groups go to whoever takes their next message.
     pub(crate) fn remove_consumer(&mut self, id: ConsumerId) -> Option<Vec<Entry>> {
         let pos = self.consumers.iter().position(|c| c.id == id)?;
+        self.release_groups(id, None);
         let slot = self.consumers.remove(pos);
         if self.rr > pos {
             self.rr -= 1;
@@ -253,23 +425,65 @@ impl Lane {
         }
     }
 
-    /// Offers pending messages to consumers with free prefetch, round-robin, in order:
-    /// highest priority first, then oldest.
+    /// The next message consumer `c` may take: the first of its groups' messages or of the
+    /// unowned ones it selects.
+    fn candidate(&self, c: &Slot) -> Option<PendingKey> {
+        let own = c
+            .owned
+            .iter()
+            .find(|k| self.pending.get(k).is_some_and(|e| c.selects(e)))
+            .copied();
+        let pool = if c.opts.selector.is_some() {
+            c.matches.first().copied()
+        } else {
+            self.unowned.first().copied()
+        };
+        match (own, pool) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Consumers that may receive now: with credit and, if any consumer is exclusive, only
+    /// the first exclusive one registered (the others are its standbys).
+    fn receivers(&self) -> Vec<usize> {
+        if let Some(i) = self.consumers.iter().position(|c| c.opts.exclusive) {
+            return if self.consumers[i].has_credit() {
+                vec![i]
+            } else {
+                Vec::new()
+            };
+        }
+        (0..self.consumers.len())
+            .filter(|&i| self.consumers[i].has_credit())
+            .collect()
+    }
+
+    /// Offers pending messages to consumers with free prefetch, in order: highest priority
+    /// first, then oldest. Each message goes to a consumer that may take it (owner of its
+    /// group, or one whose selector selects it), the highest consumer priority first and
+    /// round-robin among equals.
     pub(crate) fn dispatch(&mut self, now_ms: u64) -> Dispatched {
         let mut out = Dispatched::default();
-        while let Some(entry) = self.pending.first_entry() {
-            if entry.get().msg.is_expired(now_ms) {
-                out.expired.push(entry.remove());
-                continue;
+        loop {
+            let receivers = self.receivers();
+            if receivers.is_empty() {
+                break;
             }
-            let n = self.consumers.len();
-            let Some(idx) = (0..n)
-                .map(|i| (self.rr + i) % n)
-                .find(|&i| self.consumers[i].has_credit())
+            let Some(key) = receivers
+                .iter()
+                .filter_map(|&i| self.candidate(&self.consumers[i]))
+                .min()
             else {
                 break;
             };
-            let entry = entry.remove();
+            if self.pending[&key].msg.is_expired(now_ms) {
+                out.expired.extend(self.remove_key(&key));
+                continue;
+            }
+            let idx = self.choose(&receivers, &key);
+            let entry = self.remove_key(&key).expect("candidate is pending");
+            let n = self.consumers.len();
             let slot = &mut self.consumers[idx];
             let tag = slot.next_tag;
             let delivery = Delivery {
@@ -281,6 +495,9 @@ impl Lane {
             match slot.tx.try_send(delivery) {
                 Ok(()) => {
                     slot.next_tag += 1;
+                    let id = slot.id;
+                    let group = entry.msg.group_id().map(str::to_owned);
+                    let closes = entry.msg.group_seq() == Some(-1);
                     slot.inflight.insert(
                         tag,
                         InFlight {
@@ -289,22 +506,57 @@ impl Lane {
                         },
                     );
                     self.rr = (idx + 1) % n;
+                    if let Some(g) = group {
+                        if closes {
+                            self.release_groups(id, Some(&g));
+                        } else if !self.groups.contains_key(g.as_str()) {
+                            self.assign_group(&g, id);
+                        }
+                    }
                 }
                 Err(TrySendError::Full(_)) => {
                     slot.stalled = true;
                     out.stalled = true;
-                    self.pending.insert(entry.key(), entry);
+                    self.push(entry);
                 }
                 Err(TrySendError::Closed(_)) => {
                     // The connection is gone; take back what it held (the caller redelivers
                     // it), then retry this one.
-                    self.pending.insert(entry.key(), entry);
                     let id = slot.id;
+                    self.push(entry);
                     out.returned
                         .extend(self.remove_consumer(id).unwrap_or_default());
                 }
             }
         }
         out
+    }
+
+    /// Which of `receivers` gets the pending message `key`: its group's owner, else among
+    /// those that select it the highest consumer priority, round-robin from `rr`.
+    fn choose(&self, receivers: &[usize], key: &PendingKey) -> usize {
+        if !self.unowned.contains(key) {
+            if let Some(&i) = receivers
+                .iter()
+                .find(|&&i| self.consumers[i].owned.contains(key))
+            {
+                return i;
+            }
+        }
+        let may = |i: usize| {
+            let c = &self.consumers[i];
+            c.opts.selector.is_none() || c.matches.contains(key)
+        };
+        let top = receivers
+            .iter()
+            .filter(|&&i| may(i))
+            .map(|&i| self.consumers[i].opts.priority)
+            .max()
+            .expect("the candidate came from a receiver that may take it");
+        let n = self.consumers.len();
+        (0..n)
+            .map(|off| (self.rr + off) % n)
+            .find(|i| receivers.contains(i) && may(*i) && self.consumers[*i].opts.priority == top)
+            .expect("a receiver of the top priority may take it")
     }
 }

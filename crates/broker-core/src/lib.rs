@@ -29,7 +29,9 @@ mod message;
 mod persist;
 mod policy;
 mod record;
+mod routing;
 mod schedule;
+mod select;
 
 pub use actor::DestinationStats;
 pub use broker::{Broker, CoreConfig};
@@ -42,6 +44,7 @@ pub use policy::{
     DeadLetterPolicy, DeadLetterStrategy, DestinationPattern, DestinationPolicy, PolicyEntry,
     PolicyMap, PriorityLane, RedeliveryPolicy, DEFAULT_DLQ,
 };
+pub use routing::{durable_queue, is_wildcard, DURABLE_QUEUE_PREFIX};
 
 /// Milliseconds since the Unix epoch (JMS timestamps and expiry use this clock).
 pub fn now_ms() -> u64 {

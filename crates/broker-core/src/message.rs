@@ -84,6 +84,28 @@ impl Message {
     pub fn is_expired(&self, now_ms: u64) -> bool {
         self.expires != 0 && self.expires <= now_ms
     }
+
+    /// A user property's value (the first one, as STOMP 1.2 reads repeated headers).
+    pub fn property(&self, name: &str) -> Option<&Bytes> {
+        self.properties
+            .iter()
+            .find(|(k, _)| k.as_ref() == name.as_bytes())
+            .map(|(_, v)| v)
+    }
+
+    /// The message group (`JMSXGroupID`), if any.
+    pub fn group_id(&self) -> Option<&str> {
+        self.property(jms_model::headers::JMSX_GROUP_ID)
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .filter(|g| !g.is_empty())
+    }
+
+    /// `JMSXGroupSeq`; -1 closes the group.
+    pub fn group_seq(&self) -> Option<i64> {
+        self.property(jms_model::headers::JMSX_GROUP_SEQ)
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.trim().parse().ok())
+    }
 }
 
 /// A per-consumer delivery number; acknowledgements name deliveries by it.

@@ -286,8 +286,9 @@ impl DestinationPattern {
         let mut names = dest.name().split('.');
         for seg in &self.segments {
             match seg.as_str() {
-                // `>` matches the rest, including nothing (`a.>` covers `a` itself).
-                ">" => return true,
+                // `>` matches one or more names: `a.>` covers `a.b` and `a.b.c`, not `a`
+                // (ActiveMQ's PrefixDestinationFilter).
+                ">" => return names.next().is_some(),
                 "*" => {
                     if names.next().is_none() {
                         return false;
@@ -389,7 +390,7 @@ mod tests {
         let q = |n: &str| Destination::queue(n);
         assert!(DestinationPattern::queue(">").matches(&q("a.b")));
         assert!(DestinationPattern::queue("PRICE.>").matches(&q("PRICE.STOCK.NYSE")));
-        assert!(DestinationPattern::queue("PRICE.>").matches(&q("PRICE")));
+        assert!(!DestinationPattern::queue("PRICE.>").matches(&q("PRICE")));
         assert!(!DestinationPattern::queue("PRICE.>").matches(&q("PRICES.X")));
         assert!(DestinationPattern::queue("PRICE.*.IBM").matches(&q("PRICE.STOCK.IBM")));
         assert!(!DestinationPattern::queue("PRICE.*.IBM").matches(&q("PRICE.IBM")));

@@ -90,6 +90,12 @@ pub(crate) fn to_record(queue: &str, seq: u64, msg: &Message, at: Placement) -> 
             Bytes::from(d.to_string()),
         ));
     }
+    let dest = msg.destination.to_string();
+    if dest != queue {
+        // Stored under another destination than it was sent to (a durable subscription's
+        // queue keeps the topic's messages).
+        headers.push((Bytes::from_static(b":dest"), Bytes::from(dest)));
+    }
     if let Some(c) = &msg.failure_cause {
         headers.push((Bytes::from_static(b":cause"), Bytes::from(c.to_string())));
     }
@@ -212,6 +218,12 @@ pub(crate) fn from_record(
                 msg.original_destination = std::str::from_utf8(v).ok().and_then(parse_destination);
             }
             b":cause" => msg.failure_cause = Some(Arc::from(String::from_utf8_lossy(v).as_ref())),
+            b":dest" => {
+                msg.destination = std::str::from_utf8(v)
+                    .ok()
+                    .and_then(parse_destination)
+                    .ok_or(RecordError("stored message has a bad destination"))?;
+            }
             _ => return Err(RecordError("stored message has an unknown field")),
         }
     }

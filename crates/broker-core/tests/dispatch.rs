@@ -50,6 +50,9 @@ fn spec(dest: &Destination, prefetch: u32) -> ConsumerSpec {
         prefetch,
         no_local: false,
         max_pending: None,
+        selector: None,
+        exclusive: false,
+        priority: 0,
     }
 }
 
@@ -396,6 +399,9 @@ async fn slow_topic_subscriber_keeps_only_the_newest_pending() {
     let mut c = b.connect();
     c.subscribe(ConsumerSpec {
         max_pending: Some(2),
+        selector: None,
+        exclusive: false,
+        priority: 0,
         ..spec(&t, 1)
     })
     .await

@@ -107,6 +107,9 @@ fn spec(dest: &Destination, prefetch: u32) -> ConsumerSpec {
         prefetch,
         no_local: false,
         max_pending: None,
+        selector: None,
+        exclusive: false,
+        priority: 0,
     }
 }
 

@@ -228,6 +228,20 @@ pub fn message_from_send(
     })
 }
 
+/// The MESSAGE that ends a browse: no body, `browser:end` (ActiveMQ's marker).
+pub fn browse_end_frame(conn: &Connection, dest: &Destination, subscription: &str) -> Frame {
+    let mut h = Headers::with_capacity(4);
+    h.push("subscription", subscription.to_owned());
+    h.push("message-id", format!("{subscription}:browser-end"));
+    h.push("destination", render_destination(conn, dest));
+    h.push("browser", "end");
+    Frame {
+        command: Command::Message,
+        headers: h,
+        body: Bytes::new(),
+    }
+}
+
 /// Builds the MESSAGE frame for a delivery, with the headers ActiveMQ sends; `ack_header`
 /// adds STOMP 1.2's `ack` (the message id, which the client's ACK/NACK `id` names).
 pub fn message_frame(

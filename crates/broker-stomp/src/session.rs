@@ -9,15 +9,16 @@
 //! In `Closing` the task flushes what [`StompSession::poll_transmit`] still yields (the
 //! RECEIPT or ERROR) and closes the socket.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use broker_core::{Connection, ConsumerId, ConsumerSpec, CoreError, Delivery, DeliveryTag};
 use stomp_codec::{heart_beat_period, Command, Frame, Version};
 
-use crate::mapping::{message_frame, message_from_send, parse_destination};
+use crate::mapping::{browse_end_frame, message_frame, message_from_send, parse_destination};
 use crate::StompError;
+use jms_model::Selector;
 
 /// Session settings (the `[stomp]` section of the config, resolved).
 #[derive(Debug, Clone)]
@@ -92,6 +93,10 @@ pub struct StompSession {
     outbox: VecDeque<Outgoing>,
     subs: HashMap<String, Subscription>,
     by_consumer: HashMap<ConsumerId, String>,
+    /// Browser subscriptions (`browser:true`): already answered, kept so UNSUBSCRIBE works.
+    browsers: HashSet<String>,
+    /// CONNECT `client-id`: names this client's durable subscriptions.
+    client_id: Option<String>,
     /// ACK/NACKs staged per open transaction: the deliveries stay tracked (and can be
     /// acknowledged again after an ABORT) until the COMMIT succeeds.
     tx_acks: HashMap<String, Vec<(String, DeliveryTag, bool)>>,
@@ -115,6 +120,8 @@ impl StompSession {
             outbox: VecDeque::new(),
             subs: HashMap::new(),
             by_consumer: HashMap::new(),
+            browsers: HashSet::new(),
+            client_id: None,
             tx_acks: HashMap::new(),
             created: now,
             last_read: now,
@@ -317,6 +324,11 @@ impl StompSession {
             // ActiveMQ tells 1.0 clients too that there are no heart-beats.
             connected = connected.header("heart-beat", "0,0");
         }
+        self.client_id = h
+            .get_str("client-id")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned);
         self.version = Some(version);
         self.state = State::Connected;
         self.outbox.push_back(Outgoing::Frame(connected));
@@ -376,11 +388,26 @@ impl StompSession {
     }
 
     async fn on_send(&mut self, frame: Frame, tx: Option<String>) -> Result<(), StompError> {
-        let dest = Self::require(&frame, "destination")?;
-        let dest = parse_destination(&self.conn, dest)?;
+        let names = Self::require(&frame, "destination")?;
+        // A composite destination (ActiveMQ): `/queue/a,/topic/b` sends to each.
+        let dests = names
+            .split(',')
+            .map(|n| parse_destination(&self.conn, n.trim()))
+            .collect::<Result<Vec<_>, _>>()?;
         let confirm = frame.headers.receipt().is_some();
-        let msg = message_from_send(&mut self.conn, frame, dest, broker_core::now_ms())?;
-        self.conn.send(msg, tx.as_deref(), confirm).await?;
+        let msg = message_from_send(
+            &mut self.conn,
+            frame,
+            dests[0].clone(),
+            broker_core::now_ms(),
+        )?;
+        if dests.len() == 1 {
+            self.conn.send(msg, tx.as_deref(), confirm).await?;
+        } else {
+            self.conn
+                .send_composite(msg, &dests, tx.as_deref(), confirm)
+                .await?;
+        }
         Ok(())
     }
 
@@ -408,25 +435,45 @@ impl StompSession {
                 })
             }
         };
-        if frame.headers.contains("selector") {
-            return Err(StompError::Unsupported("Selectors are not supported yet"));
-        }
-        if frame.headers.contains("activemq.subscriptionName")
-            || frame.headers.contains("durable-subscription-name")
-        {
+        let selector = match frame.headers.get_str("selector").map(str::trim) {
+            // An empty selector selects everything (JMS).
+            None | Some("") => None,
+            Some(text) => Some(Arc::new(Selector::parse(text).map_err(|e| {
+                StompError::InvalidHeader {
+                    header: "selector",
+                    reason: e.to_string(),
+                }
+            })?)),
+        };
+        let exclusive = frame
+            .headers
+            .get("activemq.exclusive")
+            .is_some_and(|v| v.eq_ignore_ascii_case(b"true"));
+        let priority = match frame.headers.get_str("activemq.priority") {
+            None => 0,
+            // ActiveMQ's consumer priority is a byte, 0-127.
+            Some(p) => match p.trim().parse::<i32>() {
+                Ok(n) if (0..=127).contains(&n) => n,
+                _ => {
+                    return Err(StompError::InvalidHeader {
+                        header: "activemq.priority",
+                        reason: format!("'{p}' is not a number from 0 to 127"),
+                    })
+                }
+            },
+        };
+        if dest_name.contains(',') {
             return Err(StompError::Unsupported(
-                "Durable subscriptions are not supported yet",
+                "subscribing to a composite destination is not supported yet",
             ));
         }
-        // A browser must not consume; until browsing exists, refuse rather than consume.
+        let durable = durable_name(frame).map(str::to_owned);
         if frame
             .headers
             .get("browser")
             .is_some_and(|v| v.eq_ignore_ascii_case(b"true"))
         {
-            return Err(StompError::Unsupported(
-                "Queue browsers are not supported yet",
-            ));
+            return self.browse(dest_name, id, selector).await;
         }
         let prefetch = match frame.headers.get_str("activemq.prefetchSize") {
             None => self.cfg.default_prefetch,
@@ -464,15 +511,26 @@ impl StompSession {
             return Ok(());
         }
         let destination = parse_destination(&self.conn, dest_name)?;
-        let consumer = self
-            .conn
-            .subscribe(ConsumerSpec {
-                destination,
-                prefetch,
-                no_local,
-                max_pending,
-            })
-            .await?;
+        let spec = ConsumerSpec {
+            destination,
+            prefetch,
+            no_local,
+            max_pending,
+            selector,
+            exclusive,
+            priority,
+        };
+        // A durable subscription name on a topic makes it durable (ActiveMQ ignores it on a
+        // queue).
+        let consumer = match durable {
+            Some(name) if spec.destination.kind() == broker_core::DestinationKind::Topic => {
+                let client_id = self.client_id.clone().ok_or(StompError::Unsupported(
+                    "a durable subscription needs a client-id header on CONNECT",
+                ))?;
+                self.conn.subscribe_durable(&client_id, &name, spec).await?
+            }
+            _ => self.conn.subscribe(spec).await?,
+        };
         self.by_consumer.insert(consumer, id.clone());
         self.subs.insert(
             id,
@@ -483,6 +541,46 @@ impl StompSession {
                 by_id: HashMap::new(),
             },
         );
+        Ok(())
+    }
+
+    /// A browser subscription (`browser:true`, STOMP 1.1+): the queue's messages as MESSAGE
+    /// frames, not consumed, then one MESSAGE with `browser:end`, as ActiveMQ ends a browse.
+    async fn browse(
+        &mut self,
+        dest_name: &str,
+        id: String,
+        selector: Option<Arc<Selector>>,
+    ) -> Result<(), StompError> {
+        if self.v() == Version::V1_0 {
+            return Err(StompError::Unsupported(
+                "browser subscriptions need STOMP 1.1 or later",
+            ));
+        }
+        let destination = parse_destination(&self.conn, dest_name)?;
+        if !destination.kind().is_queue() {
+            return Err(StompError::Unsupported("only queues can be browsed"));
+        }
+        if self.subs.contains_key(&id) || self.browsers.contains(&id) {
+            return Ok(());
+        }
+        let seen = self.conn.browse(&destination, selector).await?;
+        for (message, redeliveries) in seen {
+            let d = Delivery {
+                consumer: ConsumerId(0),
+                tag: DeliveryTag(0),
+                message,
+                redeliveries,
+            };
+            let frame = message_frame(&self.conn, &d, &id, false);
+            self.outbox.push_back(Outgoing::Frame(frame));
+        }
+        self.outbox.push_back(Outgoing::Frame(browse_end_frame(
+            &self.conn,
+            &destination,
+            &id,
+        )));
+        self.browsers.insert(id);
         Ok(())
     }
 
@@ -497,12 +595,26 @@ impl StompSession {
                 })
             }
         };
-        let sub = self
-            .subs
-            .remove(&id)
-            .ok_or(StompError::UnknownSubscription(id))?;
-        self.by_consumer.remove(&sub.consumer);
-        self.conn.unsubscribe(sub.consumer).await?;
+        if self.browsers.remove(&id) {
+            return Ok(());
+        }
+        // UNSUBSCRIBE naming the durable subscription removes it (ActiveMQ), also from a
+        // connection that is not subscribed to it.
+        let durable = durable_name(frame).map(str::to_owned);
+        match self.subs.remove(&id) {
+            Some(sub) => {
+                self.by_consumer.remove(&sub.consumer);
+                self.conn.unsubscribe(sub.consumer).await?;
+            }
+            None if durable.is_some() => {}
+            None => return Err(StompError::UnknownSubscription(id)),
+        }
+        if let Some(name) = durable {
+            let client_id = self.client_id.clone().ok_or(StompError::Unsupported(
+                "removing a durable subscription needs a client-id header on CONNECT",
+            ))?;
+            self.conn.unsubscribe_durable(&client_id, &name).await?;
+        }
         Ok(())
     }
 
@@ -644,4 +756,18 @@ impl StompSession {
     pub async fn release(&mut self) {
         self.conn.release().await;
     }
+}
+
+/// The durable subscription name of a SUBSCRIBE/UNSUBSCRIBE: Artemis's and ActiveMQ's header
+/// names, in Artemis's order of precedence.
+fn durable_name(frame: &Frame) -> Option<&str> {
+    [
+        "durable-subscription-name",
+        "durable-subscriber-name",
+        "activemq.subscriptionName",
+    ]
+    .iter()
+    .find_map(|h| frame.headers.get_str(h))
+    .map(str::trim)
+    .filter(|n| !n.is_empty())
 }

@@ -1,0 +1,351 @@
+//! Topic routing beyond a topic's own subscribers, all built on topic forwards
+//! ([`crate::actor::Forward`]): durable subscriptions (a queue per subscription that keeps the
+//! topic's messages while the subscriber is away), virtual topics (`VirtualTopic.X` copies
+//! to every `Consumer.<name>.VirtualTopic.X` queue) and wildcard topic subscriptions (every
+//! matching topic copies to the subscription's own temporary topic).
+
+use std::sync::Arc;
+
+use broker_store::{Batch, DestinationRecord, Op};
+use tokio::sync::oneshot;
+
+use crate::actor::{send_without_waiting, Command, Forward};
+use crate::broker::{Found, Lookup};
+use crate::{Broker, CoreError, Destination, DestinationKind, DestinationPattern};
+
+/// Prefix of the queues that hold durable subscriptions.
+pub const DURABLE_QUEUE_PREFIX: &str = "ActiveMQ.Durable.";
+/// ActiveMQ's default virtual topic names (`VirtualTopic.>`) and consumer queue prefix
+/// (`Consumer.*.`).
+const VIRTUAL_TOPIC: &str = "VirtualTopic.";
+const VIRTUAL_CONSUMER: &str = "Consumer.";
+
+const ATTR_TOPIC: &str = "durable.topic";
+const ATTR_CLIENT: &str = "durable.client-id";
+const ATTR_NAME: &str = "durable.name";
+const ATTR_SELECTOR: &str = "durable.selector";
+
+/// A durable subscription as the broker remembers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Durable {
+    pub(crate) topic: Destination,
+    pub(crate) selector: Option<String>,
+}
+
+/// A wildcard topic subscription: topics matching `pattern` copy to `target`.
+#[derive(Debug, Clone)]
+pub(crate) struct Wildcard {
+    pub(crate) pattern: DestinationPattern,
+    pub(crate) target: Destination,
+    pub(crate) found: Found,
+}
+
+/// True when a topic name subscribes to several topics (`*` or `>` as a name segment).
+pub fn is_wildcard(name: &str) -> bool {
+    name.split('.').any(|s| s == "*" || s == ">")
+}
+
+/// The queue holding the durable subscription `name` of client `client_id`. Both parts are
+/// escaped so that no two subscriptions share a queue.
+pub fn durable_queue(client_id: &str, name: &str) -> Destination {
+    let esc = |s: &str| s.replace('%', "%25").replace(':', "%3A");
+    Destination::queue(format!(
+        "{DURABLE_QUEUE_PREFIX}{}:{}",
+        esc(client_id),
+        esc(name)
+    ))
+}
+
+/// For a virtual topic consumer queue `Consumer.<name>.VirtualTopic.<x>`, the topic
+/// `VirtualTopic.<x>` it receives from.
+fn virtual_topic_of(queue: &Destination) -> Option<Destination> {
+    if queue.kind() != DestinationKind::Queue {
+        return None;
+    }
+    let rest = queue.name().strip_prefix(VIRTUAL_CONSUMER)?;
+    let (consumer, topic) = rest.split_once('.')?;
+    (!consumer.is_empty() && topic.starts_with(VIRTUAL_TOPIC) && topic.len() > VIRTUAL_TOPIC.len())
+        .then(|| Destination::topic(topic))
+}
+
+impl Broker {
+    /// Wiring a newly created destination needs: a virtual topic consumer queue gets its
+    /// topic's forward; a new topic gets the forwards of the virtual topic consumer queues
+    /// and wildcard subscriptions it matches. Runs after the registry lock is released.
+    pub(crate) fn wire_new(&self, dest: &Destination, found: &Found) {
+        if let Some(topic) = virtual_topic_of(dest) {
+            if let Ok(t) = self.lookup(&topic, Lookup::Create(None)) {
+                add_forward(&t, dest, found, None, true);
+            }
+            return;
+        }
+        if dest.kind() != DestinationKind::Topic {
+            return;
+        }
+        if dest.name().starts_with(VIRTUAL_TOPIC) {
+            let consumers: Vec<(Destination, Found)> = self
+                .registered()
+                .into_iter()
+                .filter(|(d, _)| virtual_topic_of(d).as_ref() == Some(dest))
+                .collect();
+            for (queue, q) in consumers {
+                add_forward(found, &queue, &q, None, true);
+            }
+        }
+        let wildcards: Vec<Wildcard> = self
+            .wildcards()
+            .iter()
+            .filter(|w| w.pattern.matches(dest))
+            .cloned()
+            .collect();
+        for w in wildcards {
+            add_forward(found, &w.target, &w.found, None, false);
+        }
+    }
+
+    /// Re-creates a durable subscription found in the store at start-up.
+    pub(crate) fn restore_durable(&self, rec: &DestinationRecord, queue: &Destination) {
+        let attr = |k: &str| {
+            rec.attributes
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+        };
+        let Some(topic) = attr(ATTR_TOPIC).and_then(|t| crate::record::parse_destination(&t))
+        else {
+            return;
+        };
+        let selector_text = attr(ATTR_SELECTOR);
+        let selector = match selector_text.as_deref().map(jms_model::Selector::parse) {
+            None => None,
+            Some(Ok(s)) => Some(Arc::new(s)),
+            Some(Err(e)) => {
+                tracing::error!(queue = %queue, error = %e, "stored durable subscription has a bad selector; forwarding everything");
+                None
+            }
+        };
+        let (Ok(q), Ok(t)) = (
+            self.lookup(queue, Lookup::Create(None)),
+            self.lookup(&topic, Lookup::Create(None)),
+        ) else {
+            return;
+        };
+        add_forward(&t, queue, &q, selector, false);
+        self.durables().insert(
+            queue.clone(),
+            Durable {
+                topic,
+                selector: selector_text,
+            },
+        );
+    }
+
+    /// Creates (or keeps) the durable subscription `name` of `client_id` on `topic`. A
+    /// subscription that exists with another topic or selector is replaced, its messages
+    /// dropped, as ActiveMQ does. Returns its queue once the subscription is stored, so it
+    /// survives a crash from then on.
+    pub(crate) async fn ensure_durable(
+        &self,
+        client_id: &str,
+        name: &str,
+        topic: &Destination,
+        selector: Option<&Arc<jms_model::Selector>>,
+    ) -> Result<Destination, CoreError> {
+        if topic.kind() != DestinationKind::Topic || is_wildcard(topic.name()) {
+            return Err(CoreError::InvalidSubscription(
+                "a durable subscription needs a topic without wildcards".into(),
+            ));
+        }
+        if client_id.is_empty() {
+            return Err(CoreError::InvalidSubscription(
+                "a durable subscription needs a client id (CONNECT client-id)".into(),
+            ));
+        }
+        let queue = durable_queue(client_id, name);
+        let wanted = Durable {
+            topic: topic.clone(),
+            selector: selector.map(|s| s.text().to_owned()),
+        };
+        let existing = self.durables().get(&queue).cloned();
+        match existing {
+            Some(d) if d == wanted => return Ok(queue),
+            Some(_) => self.remove_durable(&queue).await?,
+            None => {}
+        }
+        let q = self.lookup(&queue, Lookup::Create(None))?;
+        let mut attributes = vec![
+            (ATTR_TOPIC.to_owned(), topic.to_string()),
+            (ATTR_CLIENT.to_owned(), client_id.to_owned()),
+            (ATTR_NAME.to_owned(), name.to_owned()),
+        ];
+        if let Some(s) = &wanted.selector {
+            attributes.push((ATTR_SELECTOR.to_owned(), s.clone()));
+        }
+        let batch = Batch {
+            ops: vec![Op::PutDestination(DestinationRecord {
+                name: queue.to_string(),
+                attributes,
+            })],
+        };
+        let (tx, rx) = oneshot::channel();
+        self.inner.writer.write(batch, vec![tx]).await;
+        rx.await.map_err(|_| CoreError::ShuttingDown)??;
+        let t = self.lookup(topic, Lookup::Create(None))?;
+        let (reply, done) = oneshot::channel();
+        t.tx.send(Command::AddForward {
+            fwd: Forward {
+                target: queue.clone(),
+                tx: q.tx.clone(),
+                policy: Arc::clone(&q.policy),
+                selector: selector.cloned(),
+                readdress: false,
+            },
+            reply: Some(reply),
+        })
+        .await
+        .map_err(|_| CoreError::ShuttingDown)?;
+        done.await.map_err(|_| CoreError::ShuttingDown)??;
+        self.durables().insert(queue.clone(), wanted);
+        Ok(queue)
+    }
+
+    /// Removes a durable subscription: no more copies, and its queue and stored messages go.
+    pub(crate) async fn remove_durable(&self, queue: &Destination) -> Result<(), CoreError> {
+        let Some(d) = self.durables().remove(queue) else {
+            return Err(CoreError::InvalidSubscription(format!(
+                "no durable subscription {}",
+                queue.name()
+            )));
+        };
+        if let Ok(t) = self.lookup(&d.topic, Lookup::Existing) {
+            let (reply, done) = oneshot::channel();
+            if t.tx
+                .send(Command::RemoveForward {
+                    target: queue.clone(),
+                    reply: Some(reply),
+                })
+                .await
+                .is_ok()
+            {
+                let _ = done.await;
+            }
+        }
+        if let Some(tx) = self.remove(queue) {
+            let _ = tx.send(Command::Delete).await;
+        }
+        let batch = Batch {
+            ops: vec![Op::DeleteDestination {
+                name: queue.to_string(),
+            }],
+        };
+        let (tx, rx) = oneshot::channel();
+        self.inner.writer.write(batch, vec![tx]).await;
+        rx.await.map_err(|_| CoreError::ShuttingDown)?
+    }
+
+    /// Registers a wildcard subscription whose copies go to `target` (a temporary topic of
+    /// the subscribing connection), and wires every existing matching topic.
+    pub(crate) fn add_wildcard(&self, pattern: &str, target: &Destination, found: Found) {
+        let pattern = DestinationPattern::topic(pattern);
+        let topics: Vec<(Destination, Found)> = self
+            .registered()
+            .into_iter()
+            .filter(|(d, _)| d.kind() == DestinationKind::Topic && pattern.matches(d))
+            .collect();
+        self.wildcards().push(Wildcard {
+            pattern,
+            target: target.clone(),
+            found: found.clone(),
+        });
+        for (_, t) in topics {
+            add_forward(&t, target, &found, None, false);
+        }
+    }
+
+    /// Forgets a wildcard subscription.
+    pub(crate) fn remove_wildcard(&self, target: &Destination) {
+        let removed: Vec<Wildcard> = {
+            let mut w = self.wildcards();
+            let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut *w)
+                .into_iter()
+                .partition(|w| &w.target == target);
+            *w = kept;
+            gone
+        };
+        for w in removed {
+            for (d, t) in self.registered() {
+                if d.kind() == DestinationKind::Topic && w.pattern.matches(&d) {
+                    send_without_waiting(
+                        &t.tx,
+                        Command::RemoveForward {
+                            target: target.clone(),
+                            reply: None,
+                        },
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn add_forward(
+    topic: &Found,
+    target: &Destination,
+    to: &Found,
+    selector: Option<Arc<jms_model::Selector>>,
+    readdress: bool,
+) {
+    send_without_waiting(
+        &topic.tx,
+        Command::AddForward {
+            fwd: Forward {
+                target: target.clone(),
+                tx: to.tx.clone(),
+                policy: Arc::clone(&to.policy),
+                selector,
+                readdress,
+            },
+            reply: None,
+        },
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn virtual_topic_consumer_queues() {
+        assert_eq!(
+            virtual_topic_of(&Destination::queue("Consumer.A.VirtualTopic.Orders")),
+            Some(Destination::topic("VirtualTopic.Orders"))
+        );
+        assert_eq!(
+            virtual_topic_of(&Destination::queue("Consumer.A.VirtualTopic.a.b")),
+            Some(Destination::topic("VirtualTopic.a.b"))
+        );
+        assert_eq!(
+            virtual_topic_of(&Destination::queue("Consumer..VirtualTopic.X")),
+            None
+        );
+        assert_eq!(
+            virtual_topic_of(&Destination::queue("Consumer.A.Other.X")),
+            None
+        );
+        assert_eq!(
+            virtual_topic_of(&Destination::queue("Consumer.A.VirtualTopic.")),
+            None
+        );
+        assert_eq!(
+            virtual_topic_of(&Destination::topic("Consumer.A.VirtualTopic.X")),
+            None
+        );
+    }
+
+    #[test]
+    fn durable_queue_names_do_not_collide() {
+        assert_ne!(durable_queue("a:b", "c"), durable_queue("a", "b:c"));
+        assert_ne!(durable_queue("a%3Ab", "c"), durable_queue("a:b", "c"));
+        assert!(is_wildcard("news.>") && is_wildcard("a.*.b") && !is_wildcard("a.b*"));
+    }
+}

@@ -1,0 +1,509 @@
+//! Who gets which message: selectors, message groups, exclusive consumers, consumer priority
+//! and queue browsing, through the public API with the in-memory store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use broker_core::{
+    BodyKind, Broker, Connection, ConsumerId, ConsumerSpec, CoreConfig, Delivery, Destination,
+    Message,
+};
+use broker_store::MemStore;
+use bytes::Bytes;
+use jms_model::Selector;
+
+fn broker() -> Broker {
+    Broker::new(CoreConfig::default(), Arc::new(MemStore::new())).unwrap()
+}
+
+fn msg(conn: &mut Connection, dest: &Destination, body: &str, props: &[(&str, &str)]) -> Message {
+    Message {
+        id: conn.new_message_id(),
+        destination: dest.clone(),
+        persistent: false,
+        priority: 4,
+        expires: 0,
+        timestamp: 0,
+        correlation_id: None,
+        reply_to: None,
+        message_type: None,
+        properties: props
+            .iter()
+            .map(|(k, v)| {
+                (
+                    Bytes::copy_from_slice(k.as_bytes()),
+                    Bytes::copy_from_slice(v.as_bytes()),
+                )
+            })
+            .collect(),
+        body: Bytes::copy_from_slice(body.as_bytes()),
+        body_kind: BodyKind::Text,
+        producer: conn.id(),
+        schedule: None,
+        original_destination: None,
+        failure_cause: None,
+    }
+}
+
+async fn put(conn: &mut Connection, dest: &Destination, body: &str, props: &[(&str, &str)]) {
+    let m = msg(conn, dest, body, props);
+    conn.send(m, None, true).await.unwrap();
+}
+
+async fn put_prio(conn: &mut Connection, dest: &Destination, body: &str, prio: u8, color: &str) {
+    let mut m = msg(conn, dest, body, &[("color", color)]);
+    m.priority = prio;
+    conn.send(m, None, true).await.unwrap();
+}
+
+fn selecting(dest: &Destination, prefetch: u32, selector: &str) -> ConsumerSpec {
+    ConsumerSpec {
+        selector: Some(Arc::new(Selector::parse(selector).unwrap())),
+        ..ConsumerSpec::new(dest.clone(), prefetch)
+    }
+}
+
+async fn recv(conn: &mut Connection) -> Delivery {
+    tokio::time::timeout(Duration::from_secs(5), conn.recv())
+        .await
+        .expect("a delivery within 5 s")
+        .expect("channel open")
+}
+
+async fn nothing(conn: &mut Connection) {
+    if let Ok(d) = tokio::time::timeout(Duration::from_millis(100), conn.recv()).await {
+        panic!("unexpected delivery {:?}", d.map(|d| body(&d).to_owned()));
+    }
+}
+
+fn body(d: &Delivery) -> &str {
+    std::str::from_utf8(&d.message.body).unwrap()
+}
+
+async fn take(conn: &mut Connection, id: ConsumerId, n: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let d = recv(conn).await;
+        out.push(body(&d).to_owned());
+        conn.ack(id, d.tag, false, None, false).await.unwrap();
+    }
+    out
+}
+
+#[tokio::test]
+async fn selectors_split_a_queue_and_leave_the_rest() {
+    let b = broker();
+    let q = Destination::queue("sel");
+    let mut p = b.connect();
+    for (i, color) in ["red", "blue", "green", "red", "blue"].iter().enumerate() {
+        put(&mut p, &q, &format!("{color}-{i}"), &[("color", color)]).await;
+    }
+    let mut r = b.connect();
+    let rid = r
+        .subscribe(selecting(&q, 10, "color = 'red'"))
+        .await
+        .unwrap();
+    let mut bl = b.connect();
+    let bid = bl
+        .subscribe(selecting(&q, 10, "color IN ('blue') AND JMSPriority = 4"))
+        .await
+        .unwrap();
+    assert_eq!(take(&mut r, rid, 2).await, ["red-0", "red-3"]);
+    assert_eq!(take(&mut bl, bid, 2).await, ["blue-1", "blue-4"]);
+    nothing(&mut r).await;
+    // The unselected message waits for a consumer that takes it.
+    let mut any = b.connect();
+    let aid = any
+        .subscribe(ConsumerSpec::new(q.clone(), 10))
+        .await
+        .unwrap();
+    assert_eq!(take(&mut any, aid, 1).await, ["green-2"]);
+    // New messages still go where they are selected.
+    put(&mut p, &q, "red-5", &[("color", "red")]).await;
+    assert_eq!(take(&mut r, rid, 1).await, ["red-5"]);
+}
+
+#[tokio::test]
+async fn priority_order_holds_among_selected_messages() {
+    let b = broker();
+    let q = Destination::queue("sel-prio");
+    let mut p = b.connect();
+    put_prio(&mut p, &q, "r1", 1, "red").await;
+    put_prio(&mut p, &q, "b9", 9, "blue").await;
+    put_prio(&mut p, &q, "r5", 5, "red").await;
+    put_prio(&mut p, &q, "r9", 9, "red").await;
+    let mut c = b.connect();
+    let id = c
+        .subscribe(selecting(&q, 1, "color = 'red'"))
+        .await
+        .unwrap();
+    assert_eq!(take(&mut c, id, 3).await, ["r9", "r5", "r1"]);
+    nothing(&mut c).await;
+}
+
+#[tokio::test]
+async fn selector_sees_header_fields_and_redelivery() {
+    let b = broker();
+    let q = Destination::queue("sel-hdr");
+    let mut p = b.connect();
+    put(&mut p, &q, "m", &[]).await;
+    let mut first = b.connect();
+    let fid = first
+        .subscribe(selecting(&q, 1, "JMSRedelivered = FALSE"))
+        .await
+        .unwrap();
+    let d = recv(&mut first).await;
+    first.nack(fid, d.tag, None).await.unwrap();
+    nothing(&mut first).await;
+    let mut again = b.connect();
+    let aid = again
+        .subscribe(selecting(&q, 1, "JMSXDeliveryCount > 1"))
+        .await
+        .unwrap();
+    assert_eq!(take(&mut again, aid, 1).await, ["m"]);
+}
+
+#[tokio::test]
+async fn message_groups_stick_to_one_consumer_until_closed_or_it_leaves() {
+    let b = broker();
+    let q = Destination::queue("groups");
+    let mut c1 = b.connect();
+    let id1 = c1
+        .subscribe(ConsumerSpec::new(q.clone(), 100))
+        .await
+        .unwrap();
+    let mut c2 = b.connect();
+    let id2 = c2
+        .subscribe(ConsumerSpec::new(q.clone(), 100))
+        .await
+        .unwrap();
+    let mut p = b.connect();
+    for i in 0..6 {
+        let g = if i % 2 == 0 { "A" } else { "B" };
+        put(&mut p, &q, &format!("{g}{i}"), &[("JMSXGroupID", g)]).await;
+    }
+    let got1 = take(&mut c1, id1, 3).await;
+    let got2 = take(&mut c2, id2, 3).await;
+    let got1_first_is_a = got1[0].starts_with('A');
+    // Round-robin gave A to one consumer and B to the other; each keeps its group.
+    let (a_side, b_side) = if got1[0].starts_with('A') {
+        (got1, got2)
+    } else {
+        (got2, got1)
+    };
+    assert_eq!(a_side, ["A0", "A2", "A4"]);
+    assert_eq!(b_side, ["B1", "B3", "B5"]);
+    // Closing group A (JMSXGroupSeq -1) frees it; the owner of B leaving frees B.
+    let a_first = got1_first_is_a;
+    let (mut a_conn, a_id, b_conn) = if a_first {
+        (c1, id1, c2)
+    } else {
+        (c2, id2, c1)
+    };
+    put(
+        &mut p,
+        &q,
+        "A-last",
+        &[("JMSXGroupID", "A"), ("JMSXGroupSeq", "-1")],
+    )
+    .await;
+    assert_eq!(take(&mut a_conn, a_id, 1).await, ["A-last"]);
+    b_conn.close().await;
+    put(&mut p, &q, "B-after", &[("JMSXGroupID", "B")]).await;
+    assert_eq!(take(&mut a_conn, a_id, 1).await, ["B-after"]);
+}
+
+#[tokio::test]
+async fn exclusive_consumer_takes_everything_and_fails_over() {
+    let b = broker();
+    let q = Destination::queue("excl");
+    let mut plain = b.connect();
+    let _pid = plain
+        .subscribe(ConsumerSpec::new(q.clone(), 10))
+        .await
+        .unwrap();
+    let mut ex1 = b.connect();
+    let e1 = ex1
+        .subscribe(ConsumerSpec {
+            exclusive: true,
+            ..ConsumerSpec::new(q.clone(), 10)
+        })
+        .await
+        .unwrap();
+    let mut ex2 = b.connect();
+    let e2 = ex2
+        .subscribe(ConsumerSpec {
+            exclusive: true,
+            ..ConsumerSpec::new(q.clone(), 10)
+        })
+        .await
+        .unwrap();
+    let mut p = b.connect();
+    for i in 0..3 {
+        put(&mut p, &q, &format!("m{i}"), &[]).await;
+    }
+    assert_eq!(take(&mut ex1, e1, 3).await, ["m0", "m1", "m2"]);
+    nothing(&mut plain).await;
+    nothing(&mut ex2).await;
+    ex1.close().await;
+    put(&mut p, &q, "m3", &[]).await;
+    assert_eq!(take(&mut ex2, e2, 1).await, ["m3"]);
+    nothing(&mut plain).await;
+}
+
+#[tokio::test]
+async fn higher_priority_consumers_are_served_first() {
+    let b = broker();
+    let q = Destination::queue("cprio");
+    let mut low = b.connect();
+    let lid = low
+        .subscribe(ConsumerSpec::new(q.clone(), 10))
+        .await
+        .unwrap();
+    let mut high = b.connect();
+    let _hid = high
+        .subscribe(ConsumerSpec {
+            priority: 10,
+            ..ConsumerSpec::new(q.clone(), 2)
+        })
+        .await
+        .unwrap();
+    let mut p = b.connect();
+    for i in 0..5 {
+        put(&mut p, &q, &format!("m{i}"), &[]).await;
+    }
+    // The high-priority consumer fills its prefetch (2) first; the rest go to the low one.
+    let h: Vec<String> = vec![
+        body(&recv(&mut high).await).into(),
+        body(&recv(&mut high).await).into(),
+    ];
+    assert_eq!(h, ["m0", "m1"]);
+    assert_eq!(take(&mut low, lid, 3).await, ["m2", "m3", "m4"]);
+}
+
+#[tokio::test]
+async fn browsing_sees_without_consuming() {
+    let b = broker();
+    let q = Destination::queue("browse");
+    let mut p = b.connect();
+    put(&mut p, &q, "a", &[("k", "1")]).await;
+    put(&mut p, &q, "b", &[("k", "2")]).await;
+    let mut c = b.connect();
+    let seen = c.browse(&q, None).await.unwrap();
+    assert_eq!(
+        seen.iter().map(|(m, _)| &m.body[..]).collect::<Vec<_>>(),
+        [&b"a"[..], b"b"]
+    );
+    let only = c
+        .browse(&q, Some(Arc::new(Selector::parse("k = '2'").unwrap())))
+        .await
+        .unwrap();
+    assert_eq!(only.len(), 1);
+    let id = c.subscribe(ConsumerSpec::new(q.clone(), 10)).await.unwrap();
+    assert_eq!(take(&mut c, id, 2).await, ["a", "b"]);
+}
+
+fn persistent(mut m: Message) -> Message {
+    m.persistent = true;
+    m
+}
+
+#[tokio::test]
+async fn durable_subscription_keeps_messages_while_away_and_across_restart() {
+    let store = Arc::new(MemStore::new());
+    let dyn_store: Arc<dyn broker_store::Store> = store.clone();
+    let b = Broker::new(CoreConfig::default(), dyn_store.clone()).unwrap();
+    let t = Destination::topic("news");
+    let mut sub = b.connect();
+    let id = sub
+        .subscribe_durable("client-1", "sub-a", ConsumerSpec::new(t.clone(), 10))
+        .await
+        .unwrap();
+    // A second subscriber to the same subscription is refused while the first is there.
+    let mut other = b.connect();
+    assert!(matches!(
+        other
+            .subscribe_durable("client-1", "sub-a", ConsumerSpec::new(t.clone(), 10))
+            .await,
+        Err(broker_core::CoreError::DurableInUse(_))
+    ));
+    let mut p = b.connect();
+    put(&mut p, &t, "while-here", &[]).await;
+    let d = recv(&mut sub).await;
+    assert_eq!(body(&d), "while-here");
+    assert_eq!(d.message.destination, t, "delivered as a topic message");
+    sub.ack(id, d.tag, false, None, true).await.unwrap();
+    sub.close().await;
+    // Away: persistent messages are stored, transient ones kept in memory.
+    let m = persistent(msg(&mut p, &t, "while-away", &[]));
+    p.send(m, None, true).await.unwrap();
+    put(&mut p, &t, "transient-away", &[]).await;
+    let mut back = b.connect();
+    let id = back
+        .subscribe_durable("client-1", "sub-a", ConsumerSpec::new(t.clone(), 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        take(&mut back, id, 2).await,
+        ["while-away", "transient-away"]
+    );
+    back.close().await;
+    let m = persistent(msg(&mut p, &t, "across-restart", &[]));
+    p.send(m, None, true).await.unwrap();
+    p.close().await;
+    b.shutdown();
+    drop(b);
+    let b = Broker::new(CoreConfig::default(), dyn_store).unwrap();
+    let mut again = b.connect();
+    let id = again
+        .subscribe_durable("client-1", "sub-a", ConsumerSpec::new(t.clone(), 10))
+        .await
+        .unwrap();
+    assert_eq!(take(&mut again, id, 1).await, ["across-restart"]);
+    // Still subscribed after the restart: new messages keep coming.
+    let mut p = b.connect();
+    put(&mut p, &t, "after-restart", &[]).await;
+    assert_eq!(take(&mut again, id, 1).await, ["after-restart"]);
+    // Removing it drops what it kept and stops the copies.
+    again.close().await;
+    put(&mut p, &t, "kept-then-dropped", &[]).await;
+    let mut admin = b.connect();
+    admin
+        .unsubscribe_durable("client-1", "sub-a")
+        .await
+        .unwrap();
+    let mut fresh = b.connect();
+    let id = fresh
+        .subscribe_durable("client-1", "sub-a", ConsumerSpec::new(t.clone(), 10))
+        .await
+        .unwrap();
+    nothing(&mut fresh).await;
+    put(&mut p, &t, "new", &[]).await;
+    assert_eq!(take(&mut fresh, id, 1).await, ["new"]);
+}
+
+#[tokio::test]
+async fn durable_subscription_selector_and_replacement() {
+    let b = broker();
+    let t = Destination::topic("alerts");
+    let mut s = b.connect();
+    let id = s
+        .subscribe_durable("c", "red-only", selecting(&t, 10, "color = 'red'"))
+        .await
+        .unwrap();
+    s.close().await;
+    let mut p = b.connect();
+    put(&mut p, &t, "blue", &[("color", "blue")]).await;
+    put(&mut p, &t, "red", &[("color", "red")]).await;
+    let mut s = b.connect();
+    let id2 = s
+        .subscribe_durable("c", "red-only", selecting(&t, 10, "color = 'red'"))
+        .await
+        .unwrap();
+    let _ = id;
+    assert_eq!(take(&mut s, id2, 1).await, ["red"]);
+    nothing(&mut s).await;
+    s.close().await;
+    // Another selector replaces the subscription: what it kept is gone.
+    put(&mut p, &t, "red-2", &[("color", "red")]).await;
+    let mut s = b.connect();
+    let id3 = s
+        .subscribe_durable("c", "red-only", selecting(&t, 10, "color = 'blue'"))
+        .await
+        .unwrap();
+    nothing(&mut s).await;
+    put(&mut p, &t, "blue-2", &[("color", "blue")]).await;
+    assert_eq!(take(&mut s, id3, 1).await, ["blue-2"]);
+}
+
+#[tokio::test]
+async fn virtual_topic_copies_to_each_consumer_queue() {
+    let b = broker();
+    let vt = Destination::topic("VirtualTopic.Orders");
+    let qa = Destination::queue("Consumer.A.VirtualTopic.Orders");
+    let qb = Destination::queue("Consumer.B.VirtualTopic.Orders");
+    // Two competing consumers on A, one on B: each queue gets every message once.
+    let mut a1 = b.connect();
+    let a1id = a1
+        .subscribe(ConsumerSpec::new(qa.clone(), 10))
+        .await
+        .unwrap();
+    let mut a2 = b.connect();
+    let a2id = a2
+        .subscribe(ConsumerSpec::new(qa.clone(), 10))
+        .await
+        .unwrap();
+    let mut bb = b.connect();
+    let bid = bb
+        .subscribe(ConsumerSpec::new(qb.clone(), 10))
+        .await
+        .unwrap();
+    let mut p = b.connect();
+    for i in 0..4 {
+        put(&mut p, &vt, &format!("o{i}"), &[]).await;
+    }
+    let mut got_a = take(&mut a1, a1id, 2).await;
+    got_a.extend(take(&mut a2, a2id, 2).await);
+    got_a.sort();
+    assert_eq!(got_a, ["o0", "o1", "o2", "o3"]);
+    assert_eq!(take(&mut bb, bid, 4).await, ["o0", "o1", "o2", "o3"]);
+    // A plain topic subscriber still gets them too.
+    let mut t = b.connect();
+    let tid = t
+        .subscribe(ConsumerSpec::new(vt.clone(), 10))
+        .await
+        .unwrap();
+    put(&mut p, &vt, "o4", &[]).await;
+    assert_eq!(take(&mut t, tid, 1).await, ["o4"]);
+    let d = recv(&mut bb).await;
+    assert_eq!(
+        d.message.destination, qb,
+        "the copy is a message of the consumer queue"
+    );
+}
+
+#[tokio::test]
+async fn wildcard_topic_subscriptions_cover_existing_and_new_topics() {
+    let b = broker();
+    let mut p = b.connect();
+    // A topic that exists before the subscription.
+    let mut early = b.connect();
+    early
+        .subscribe(ConsumerSpec::new(Destination::topic("prices.nyse.ibm"), 1))
+        .await
+        .unwrap();
+    let mut all = b.connect();
+    let aid = all
+        .subscribe(ConsumerSpec::new(Destination::topic("prices.>"), 100))
+        .await
+        .unwrap();
+    let mut nyse = b.connect();
+    let nid = nyse
+        .subscribe(ConsumerSpec::new(Destination::topic("prices.nyse.*"), 100))
+        .await
+        .unwrap();
+    put(&mut p, &Destination::topic("prices.nyse.ibm"), "ibm", &[]).await;
+    put(
+        &mut p,
+        &Destination::topic("prices.nasdaq.orcl"),
+        "orcl",
+        &[],
+    )
+    .await;
+    put(&mut p, &Destination::topic("prices.nyse.ge.x"), "deep", &[]).await;
+    put(&mut p, &Destination::topic("other.x"), "other", &[]).await;
+    let got = take(&mut all, aid, 3).await;
+    assert_eq!(got, ["ibm", "orcl", "deep"]);
+    assert_eq!(take(&mut nyse, nid, 1).await, ["ibm"]);
+    nothing(&mut nyse).await;
+    let d = {
+        put(&mut p, &Destination::topic("prices.lse.bp"), "bp", &[]).await;
+        recv(&mut all).await
+    };
+    assert_eq!(d.message.destination, Destination::topic("prices.lse.bp"));
+    all.ack(aid, d.tag, false, None, false).await.unwrap();
+    // After UNSUBSCRIBE nothing more arrives.
+    all.unsubscribe(aid).await.unwrap();
+    put(&mut p, &Destination::topic("prices.lse.bp"), "bp2", &[]).await;
+    nothing(&mut all).await;
+}
