@@ -315,7 +315,11 @@ impl DestinationActor {
         let Mode::Queue(lane) = &self.mode else {
             return false;
         };
-        if !self.paging || lane.pending_len() >= self.page_size / 2 || self.memory.is_full() {
+        // Enough is in memory, unless a consumer with room can take none of it (a selector):
+        // then read on, as far as memory allows, so deep matches are not starved (ActiveMQ
+        // only ever looks at maxPageSize messages).
+        let enough = lane.pending_len() >= self.page_size / 2 && !lane.starved();
+        if !self.paging || enough || self.memory.is_full() {
             return false;
         }
         // Every store write queued before now (the puts of messages this actor left in the

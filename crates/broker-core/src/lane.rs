@@ -444,6 +444,14 @@ impl Lane {
         }
     }
 
+    /// True when a consumer has room but nothing pending may go to it (its selector or the
+    /// groups hold everything back): reading more of a paged-out backlog may find it some.
+    pub(crate) fn starved(&self) -> bool {
+        self.receivers()
+            .iter()
+            .any(|&i| self.candidate(&self.consumers[i]).is_none())
+    }
+
     /// Consumers that may receive now: with credit and, if any consumer is exclusive, only
     /// the first exclusive one registered (the others are its standbys).
     fn receivers(&self) -> Vec<usize> {

@@ -507,3 +507,44 @@ async fn wildcard_topic_subscriptions_cover_existing_and_new_topics() {
     put(&mut p, &Destination::topic("prices.lse.bp"), "bp2", &[]).await;
     nothing(&mut all).await;
 }
+
+#[tokio::test]
+async fn a_selector_finds_matches_deep_in_a_paged_out_backlog() {
+    // The backlog is read back from the store (a restarted broker reads pages of 20): the
+    // one red message lies far beyond the first pages of blue ones.
+    let store = Arc::new(MemStore::new());
+    let dyn_store: Arc<dyn broker_store::Store> = store.clone();
+    let cfg = || CoreConfig {
+        page_size: 20,
+        ..CoreConfig::default()
+    };
+    let b = Broker::new(cfg(), dyn_store.clone()).unwrap();
+    let q = Destination::queue("deep");
+    let mut p = b.connect();
+    let pad = "x".repeat(300);
+    for i in 0..400 {
+        let color = if i == 390 { "red" } else { "blue" };
+        let props = [("color", color), ("pad", pad.as_str())];
+        let m = persistent(msg(&mut p, &q, &format!("{color}-{i}"), &props));
+        p.send(m, None, true).await.unwrap();
+    }
+    p.close().await;
+    b.shutdown();
+    drop(b);
+    let b = Broker::new(cfg(), dyn_store).unwrap();
+    let mut c = b.connect();
+    let id = c
+        .subscribe(selecting(&q, 1, "color = 'red'"))
+        .await
+        .unwrap();
+    assert_eq!(take(&mut c, id, 1).await, ["red-390"]);
+    // The rest is still there, in order, for everyone else.
+    let mut all = b.connect();
+    let aid = all
+        .subscribe(ConsumerSpec::new(q.clone(), 50))
+        .await
+        .unwrap();
+    let rest = take(&mut all, aid, 399).await;
+    assert_eq!(rest[0], "blue-0");
+    assert_eq!(rest[398], "blue-399");
+}
