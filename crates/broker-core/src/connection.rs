@@ -439,9 +439,9 @@ impl Connection {
         Ok(id)
     }
 
-    /// Queue browsing: the queue's pending messages (those in memory, in dispatch order) that
-    /// `selector` selects, with their redelivery counts, without consuming them. Messages a
-    /// consumer holds are not included, as in ActiveMQ.
+    /// Queue browsing: the queue's messages in memory (pending, and held unacknowledged by
+    /// consumers, as ActiveMQ shows them), in dispatch order, that `selector` selects, with
+    /// their redelivery counts, without consuming them. Paged-out messages are not included.
     pub async fn browse(
         &mut self,
         dest: &Destination,

@@ -286,12 +286,22 @@ impl Lane {
         keys.iter().filter_map(|k| self.remove_key(k)).collect()
     }
 
-    /// The pending messages in dispatch order that `selector` selects, without taking them
-    /// (queue browsing).
+    /// The messages in dispatch order that `selector` selects, without taking them (queue
+    /// browsing): pending ones and, as ActiveMQ shows them, those consumers hold
+    /// unacknowledged.
     pub(crate) fn browse(&self, selector: Option<&Selector>) -> Vec<(Arc<Message>, u32)> {
-        self.pending
+        let held = self
+            .consumers
+            .iter()
+            .flat_map(|c| c.inflight.values().map(|f| &f.entry));
+        let mut seen: Vec<&Entry> = self
+            .pending
             .values()
+            .chain(held)
             .filter(|e| selector.is_none_or(|s| e.selected_by(s)))
+            .collect();
+        seen.sort_by_key(|e| e.key());
+        seen.into_iter()
             .map(|e| (Arc::clone(&e.msg), e.redeliveries))
             .collect()
     }
@@ -453,9 +463,17 @@ impl Lane {
     }
 
     /// Consumers that may receive now: with credit and, if any consumer is exclusive, only
-    /// the first exclusive one registered (the others are its standbys).
+    /// the active exclusive one - the highest consumer priority, then the first registered,
+    /// as ActiveMQ - the others being its standbys.
     fn receivers(&self) -> Vec<usize> {
-        if let Some(i) = self.consumers.iter().position(|c| c.opts.exclusive) {
+        let active = self
+            .consumers
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.opts.exclusive)
+            .max_by_key(|(i, c)| (c.opts.priority, Reverse(*i)))
+            .map(|(i, _)| i);
+        if let Some(i) = active {
             return if self.consumers[i].has_credit() {
                 vec![i]
             } else {

@@ -548,3 +548,41 @@ async fn a_selector_finds_matches_deep_in_a_paged_out_backlog() {
     assert_eq!(rest[0], "blue-0");
     assert_eq!(rest[398], "blue-399");
 }
+
+#[tokio::test]
+async fn the_highest_priority_exclusive_consumer_is_the_active_one() {
+    let b = broker();
+    let q = Destination::queue("excl-prio");
+    let exclusive = |p: i32| ConsumerSpec {
+        exclusive: true,
+        priority: p,
+        ..ConsumerSpec::new(q.clone(), 10)
+    };
+    let mut first = b.connect();
+    let _ = first.subscribe(exclusive(1)).await.unwrap();
+    let mut high = b.connect();
+    let hid = high.subscribe(exclusive(50)).await.unwrap();
+    let mut p = b.connect();
+    put(&mut p, &q, "m0", &[]).await;
+    assert_eq!(take(&mut high, hid, 1).await, ["m0"]);
+    nothing(&mut first).await;
+}
+
+#[tokio::test]
+async fn browsing_shows_messages_consumers_hold_too() {
+    let b = broker();
+    let q = Destination::queue("browse-held");
+    let mut p = b.connect();
+    put(&mut p, &q, "a", &[]).await;
+    put(&mut p, &q, "b", &[]).await;
+    let mut c = b.connect();
+    c.subscribe(ConsumerSpec::new(q.clone(), 1)).await.unwrap();
+    let held = recv(&mut c).await;
+    assert_eq!(body(&held), "a");
+    let mut br = b.connect();
+    let seen = br.browse(&q, None).await.unwrap();
+    assert_eq!(
+        seen.iter().map(|(m, _)| &m.body[..]).collect::<Vec<_>>(),
+        [&b"a"[..], b"b"]
+    );
+}

@@ -435,10 +435,13 @@ impl StompSession {
                 })
             }
         };
-        let selector = match frame.headers.get_str("selector").map(str::trim) {
+        let selector = match frame.headers.get_str("selector") {
             // An empty selector selects everything (JMS).
-            None | Some("") => None,
-            Some(text) => Some(Arc::new(Selector::parse(text).map_err(|e| {
+            None => None,
+            Some(text) if text.trim().is_empty() => None,
+            // STOMP headers are strings: like ActiveMQ, compare them as numbers (booleans)
+            // where the selector does (`weight > 2500` selects `weight:3000`).
+            Some(text) => Some(Arc::new(Selector::parse_converting(text).map_err(|e| {
                 StompError::InvalidHeader {
                     header: "selector",
                     reason: e.to_string(),
@@ -451,13 +454,14 @@ impl StompSession {
             .is_some_and(|v| v.eq_ignore_ascii_case(b"true"));
         let priority = match frame.headers.get_str("activemq.priority") {
             None => 0,
-            // ActiveMQ's consumer priority is a byte, 0-127.
-            Some(p) => match p.trim().parse::<i32>() {
-                Ok(n) if (0..=127).contains(&n) => n,
-                _ => {
+            // ActiveMQ's consumer priority is a byte, 0-127; it accepts larger numbers, so
+            // they are clamped rather than refused.
+            Some(p) => match p.trim().parse::<i64>() {
+                Ok(n) => n.clamp(0, 127) as i32,
+                Err(_) => {
                     return Err(StompError::InvalidHeader {
                         header: "activemq.priority",
-                        reason: format!("'{p}' is not a number from 0 to 127"),
+                        reason: format!("'{p}' is not a number"),
                     })
                 }
             },

@@ -98,6 +98,18 @@ pub struct Selector {
 impl Selector {
     /// Parses a selector. An empty or all-whitespace text is an error here (callers treat "" as no selector).
     pub fn parse(text: &str) -> Result<Self, SelectorError> {
+        Self::parse_with(text, false)
+    }
+
+    /// Parses a selector with string conversion on whether or not it carries the
+    /// [`CONVERT_STRING_EXPRESSIONS_PREFIX`]: what ActiveMQ does for every STOMP
+    /// subscription, whose headers can only be strings (`weight > 2500` selects
+    /// `weight:3000`). Positions in errors count from the start of `text`.
+    pub fn parse_converting(text: &str) -> Result<Self, SelectorError> {
+        Self::parse_with(text, true)
+    }
+
+    fn parse_with(text: &str, force_convert: bool) -> Result<Self, SelectorError> {
         if text.len() > MAX_SELECTOR_LEN {
             let position = text
                 .char_indices()
@@ -111,7 +123,7 @@ impl Selector {
         // ActiveMQ: a case-sensitive prefix, stripped before parsing.
         let (convert, body, base) = match text.strip_prefix(CONVERT_STRING_EXPRESSIONS_PREFIX) {
             Some(body) => (true, body, CONVERT_STRING_EXPRESSIONS_PREFIX.len()),
-            None => (false, text, 0),
+            None => (force_convert, text, 0),
         };
         let tokens = lex::tokenize(body, base)?;
         if tokens.len() == 1 {
@@ -130,7 +142,8 @@ impl Selector {
         &self.text
     }
 
-    /// Whether the selector started with [`CONVERT_STRING_EXPRESSIONS_PREFIX`].
+    /// Whether string values convert to numbers and booleans: the selector started with
+    /// [`CONVERT_STRING_EXPRESSIONS_PREFIX`] or was parsed with [`Selector::parse_converting`].
     pub fn converts_string_expressions(&self) -> bool {
         self.convert
     }

@@ -550,3 +550,29 @@ fn selector_is_send_and_sync() {
     assert_send_sync::<Selector>();
     assert_send_sync::<jms_model::SelectorError>();
 }
+
+#[test]
+fn parse_converting_compares_string_values_as_numbers_without_the_prefix() {
+    use jms_model::{Selector, Value};
+    use std::collections::HashMap;
+    let mut m: HashMap<String, Value<'static>> = HashMap::new();
+    m.insert("weight".into(), Value::String("3000".into()));
+    m.insert("flag".into(), Value::String("true".into()));
+    let plain = Selector::parse("weight > 2500").unwrap();
+    assert!(!plain.matches(&m));
+    let converting = Selector::parse_converting("weight > 2500 AND flag = TRUE").unwrap();
+    assert!(converting.matches(&m));
+    assert!(converting.converts_string_expressions());
+    assert_eq!(converting.text(), "weight > 2500 AND flag = TRUE");
+    // The explicit prefix is still accepted, once.
+    assert!(
+        Selector::parse_converting("convert_string_expressions:weight > 2500")
+            .unwrap()
+            .matches(&m)
+    );
+    // Error positions count from the start of the text given.
+    assert_eq!(
+        Selector::parse_converting("weight >").unwrap_err().position,
+        8
+    );
+}
