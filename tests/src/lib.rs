@@ -11,6 +11,8 @@
 //! Conventions: each test starts its own broker and uses [`unique`] destination names, so
 //! tests are independent and can run in parallel.
 
+pub mod binary;
+
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::io;

@@ -7,82 +7,13 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ferromq_tests::binary::{ferromq_binary_path, listening_addr};
 use ferromq_tests::*;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command as Proc};
-
-fn build_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("FERROMQ_BIN") {
-        return PathBuf::from(p);
-    }
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-    let release = std::env::current_exe()
-        .ok()
-        .and_then(|p| {
-            p.parent()?
-                .parent()
-                .map(|d| d.file_name().is_some_and(|n| n == "release"))
-        })
-        .unwrap_or(false);
-    let mut cmd = std::process::Command::new(env!("CARGO"));
-    cmd.args([
-        "build",
-        "-p",
-        "ferromq",
-        "--bin",
-        "ferromq",
-        "--message-format=json-render-diagnostics",
-        "--locked",
-    ])
-    .arg("--manifest-path")
-    .arg(&manifest)
-    .stderr(Stdio::inherit());
-    if release {
-        cmd.arg("--release");
-    }
-    let out = cmd.output().expect("running cargo build -p ferromq");
-    assert!(out.status.success(), "cargo build -p ferromq failed");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    for line in stdout.lines() {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
-            continue;
-        };
-        if v["reason"] == "compiler-artifact" && v["target"]["name"] == "ferromq" {
-            if let Some(exe) = v["executable"].as_str() {
-                return PathBuf::from(exe);
-            }
-        }
-    }
-    panic!("cargo build -p ferromq reported no `ferromq` executable");
-}
-
-fn binary() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(build_binary)
-}
-
-async fn binary_path() -> PathBuf {
-    tokio::task::spawn_blocking(|| binary().to_path_buf())
-        .await
-        .expect("building the binary panicked")
-}
-
-/// `addr=<ip>:<port>` from a `listening protocol=<protocol> addr=...` log line (NO_COLOR).
-fn listening(line: &str, protocol: &str) -> Option<SocketAddr> {
-    if !line.contains("listening") || !line.contains(&format!("protocol={protocol}")) {
-        return None;
-    }
-    let rest = &line[line.find("addr=")? + "addr=".len()..];
-    let value: String = rest
-        .trim_start_matches('"')
-        .chars()
-        .take_while(|c| !c.is_whitespace() && *c != '"' && *c != ',')
-        .collect();
-    value.parse().ok()
-}
 
 struct Running {
     child: Child,
@@ -105,7 +36,7 @@ impl Running {
 /// Starts the broker on `data_dir` with free STOMP and admin ports; waits for both
 /// `listening` lines.
 async fn start(data_dir: &Path, config: Option<&Path>) -> Running {
-    let bin = binary_path().await;
+    let bin = ferromq_binary_path().await;
     let mut cmd = Proc::new(&bin);
     cmd.args([
         "--bind",
@@ -135,8 +66,8 @@ async fn start(data_dir: &Path, config: Option<&Path>) -> Running {
     let found = tokio::time::timeout(Duration::from_secs(30), async {
         let (mut stomp, mut admin) = (None, None);
         while let Ok(Some(line)) = lines.next_line().await {
-            stomp = stomp.or_else(|| listening(&line, "stomp"));
-            admin = admin.or_else(|| listening(&line, "admin"));
+            stomp = stomp.or_else(|| listening_addr(&line, "stomp"));
+            admin = admin.or_else(|| listening_addr(&line, "admin"));
             log.lock().expect("log lock").push(line);
             if let (Some(s), Some(a)) = (stomp, admin) {
                 return Some((s, a));
@@ -192,7 +123,7 @@ struct CliRun {
 
 /// Runs `ferromq <args>` to completion (bounded by 30 s).
 async fn cli(args: &[&str]) -> CliRun {
-    let bin = binary_path().await;
+    let bin = ferromq_binary_path().await;
     let mut cmd = Proc::new(bin);
     cmd.args(args)
         .env("NO_COLOR", "1")

@@ -6,99 +6,15 @@
 //! intermediate state fails these tests with the compiler's output.)
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+
 use std::process::Stdio;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ferromq_tests::binary::{ferromq_binary, listening_addr};
 use ferromq_tests::*;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command as Proc};
-
-fn build_binary() -> PathBuf {
-    if let Some(p) = std::env::var_os("FERROMQ_BIN") {
-        return PathBuf::from(p);
-    }
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-    let release = std::env::current_exe()
-        .ok()
-        .and_then(|p| {
-            p.parent()?
-                .parent()
-                .map(|d| d.file_name().is_some_and(|n| n == "release"))
-        })
-        .unwrap_or(false);
-    let mut cmd = std::process::Command::new(env!("CARGO"));
-    cmd.args([
-        "build",
-        "-p",
-        "ferromq",
-        "--bin",
-        "ferromq",
-        "--message-format=json-render-diagnostics",
-        "--locked",
-    ])
-    .arg("--manifest-path")
-    .arg(&manifest)
-    .stderr(Stdio::inherit());
-    if release {
-        cmd.arg("--release");
-    }
-    let out = cmd.output().expect("running cargo build -p ferromq");
-    assert!(out.status.success(), "cargo build -p ferromq failed");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    for line in stdout.lines() {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
-            continue;
-        };
-        if v["reason"] == "compiler-artifact" && v["target"]["name"] == "ferromq" {
-            if let Some(exe) = v["executable"].as_str() {
-                return PathBuf::from(exe);
-            }
-        }
-    }
-    panic!("cargo build -p ferromq reported no `ferromq` executable");
-}
-
-fn binary() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(build_binary)
-}
-
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            // CSI: ESC [ ... final byte in @..~
-            if chars.next() == Some('[') {
-                for c2 in chars.by_ref() {
-                    if ('@'..='~').contains(&c2) {
-                        break;
-                    }
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// `addr=<ip>:<port>` from a `listening ... protocol=stomp` log line.
-fn parse_listening(line: &str) -> Option<SocketAddr> {
-    let line = strip_ansi(line);
-    if !line.contains("listening") || !line.contains("protocol=stomp") {
-        return None;
-    }
-    let rest = &line[line.find("addr=")? + "addr=".len()..];
-    let value: String = rest
-        .trim_start_matches('"')
-        .chars()
-        .take_while(|c| !c.is_whitespace() && *c != '"' && *c != ',')
-        .collect();
-    value.parse().ok()
-}
 
 struct Running {
     child: Child,
@@ -114,7 +30,7 @@ impl Running {
 }
 
 async fn start_binary(args: &[&str]) -> Running {
-    let bin = tokio::task::spawn_blocking(|| binary().to_path_buf())
+    let bin = tokio::task::spawn_blocking(|| ferromq_binary().to_path_buf())
         .await
         .expect("building the binary panicked");
     let dir = tempfile::tempdir().expect("tempdir");
@@ -141,7 +57,7 @@ async fn start_binary(args: &[&str]) -> Running {
     let log = Arc::new(Mutex::new(Vec::new()));
     let found = tokio::time::timeout(Duration::from_secs(30), async {
         while let Ok(Some(line)) = lines.next_line().await {
-            let addr = parse_listening(&line);
+            let addr = listening_addr(&line, "stomp");
             log.lock().expect("log lock").push(line);
             if addr.is_some() {
                 return addr;
@@ -282,16 +198,16 @@ async fn binary_without_config_uses_defaults() {
 fn listening_line_parser() {
     let plain = "2025-01-01T00:00:00Z  INFO ferromq: listening protocol=stomp addr=127.0.0.1:41234";
     assert_eq!(
-        parse_listening(plain),
+        listening_addr(plain, "stomp"),
         Some("127.0.0.1:41234".parse().expect("addr"))
     );
     let colored = "\u{1b}[32m INFO\u{1b}[0m listening \u{1b}[3mprotocol\u{1b}[0m\u{1b}[2m=\u{1b}[0mstomp \u{1b}[3maddr\u{1b}[0m\u{1b}[2m=\u{1b}[0m0.0.0.0:61613";
     assert_eq!(
-        parse_listening(colored),
+        listening_addr(colored, "stomp"),
         Some("0.0.0.0:61613".parse().expect("addr"))
     );
     assert_eq!(
-        parse_listening("listening protocol=amqp addr=1.2.3.4:5"),
+        listening_addr("listening protocol=amqp addr=1.2.3.4:5", "stomp"),
         None
     );
 }
