@@ -20,6 +20,9 @@ use tokio::sync::mpsc::{self, error::TrySendError};
 
 use crate::{ConnectionId, ConsumerId, Delivery, DeliveryTag, Message};
 
+/// Most message groups pinned at once per lane before idle ones are forgotten.
+const MAX_GROUPS: usize = 65_536;
+
 /// Position of a pending message, in dispatch order: store lane 9 first, then arrival order.
 /// It is also the store's key order, so what is in memory and what is paged out agree.
 /// Requeued messages keep their original key, so they go back ahead of newer ones.
@@ -143,6 +146,8 @@ pub(crate) struct Lane {
     groups: HashMap<Arc<str>, ConsumerId>,
     /// Unowned pending keys per group, so assigning a group moves them at once.
     group_keys: HashMap<Arc<str>, BTreeSet<PendingKey>>,
+    /// Group count at which idle pins are next forgotten (at least [`MAX_GROUPS`]).
+    group_cap: usize,
     consumers: Vec<Slot>,
     rr: usize,
 }
@@ -151,11 +156,12 @@ impl Lane {
     pub(crate) fn push(&mut self, entry: Entry) {
         let key = entry.key();
         let group = entry.msg.group_id();
-        match group.and_then(|g| self.groups.get(g).copied()) {
-            Some(owner) => {
-                if let Some(slot) = self.consumers.iter_mut().find(|c| c.id == owner) {
-                    slot.owned.insert(key);
-                }
+        let owner = group
+            .and_then(|g| self.groups.get(g).copied())
+            .and_then(|o| self.consumers.iter().position(|c| c.id == o));
+        match owner {
+            Some(pos) => {
+                self.consumers[pos].owned.insert(key);
             }
             None => {
                 if let Some(g) = group {
@@ -199,6 +205,12 @@ impl Lane {
 
     /// Pins `group` to consumer `owner`: its unowned pending messages become the owner's.
     fn assign_group(&mut self, group: &str, owner: ConsumerId) {
+        if self.groups.len() >= self.group_cap.max(MAX_GROUPS) {
+            self.forget_idle_groups();
+            // If most groups are busy, scan again only once the map has doubled: the
+            // bound stays amortised O(1) per assignment.
+            self.group_cap = self.groups.len() * 2;
+        }
         let group: Arc<str> = Arc::from(group);
         let keys = self.group_keys.remove(&group).unwrap_or_default();
         self.groups.insert(group, owner);
@@ -210,6 +222,27 @@ impl Lane {
         }
         if let Some(slot) = self.consumers.iter_mut().find(|c| c.id == owner) {
             slot.owned.extend(keys);
+        }
+    }
+
+    /// Bounds the group map (groups are rarely closed): forgets the pins of groups with no
+    /// pending message, as ActiveMQ's group map forgets its least recently used beyond 1024.
+    /// Their next message may go to another consumer.
+    fn forget_idle_groups(&mut self) {
+        let busy: std::collections::HashSet<&str> = self
+            .consumers
+            .iter()
+            .flat_map(|c| c.owned.iter())
+            .filter_map(|k| self.pending.get(k).and_then(|e| e.msg.group_id()))
+            .collect();
+        let idle: Vec<Arc<str>> = self
+            .groups
+            .keys()
+            .filter(|g| !busy.contains(&***g))
+            .cloned()
+            .collect();
+        for g in idle {
+            self.groups.remove(&g);
         }
     }
 
@@ -584,5 +617,68 @@ impl Lane {
             .map(|off| (self.rr + off) % n)
             .find(|i| receivers.contains(i) && may(*i) && self.consumers[*i].opts.priority == top)
             .expect("a receiver of the top priority may take it")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{BodyKind, Destination};
+    use bytes::Bytes;
+
+    fn grouped(seq: u64, group: &str) -> Entry {
+        Entry {
+            seq,
+            lane: 4,
+            msg: Arc::new(Message {
+                id: Arc::from(format!("ID:{seq}")),
+                destination: Destination::queue("q"),
+                persistent: false,
+                priority: 4,
+                expires: 0,
+                timestamp: 0,
+                correlation_id: None,
+                reply_to: None,
+                message_type: None,
+                properties: vec![(
+                    Bytes::from_static(b"JMSXGroupID"),
+                    Bytes::from(group.to_owned()),
+                )],
+                body: Bytes::new(),
+                body_kind: BodyKind::Text,
+                producer: ConnectionId(0),
+                schedule: None,
+                original_destination: None,
+                failure_cause: None,
+            }),
+            redeliveries: 0,
+        }
+    }
+
+    #[test]
+    fn idle_group_pins_are_bounded() {
+        let (tx, mut rx) = mpsc::channel(1024);
+        let mut lane = Lane::default();
+        let id = ConsumerId(1);
+        lane.add_consumer(Slot::new(
+            id,
+            ConnectionId(1),
+            tx,
+            1000,
+            SlotOptions::default(),
+        ));
+        let n = MAX_GROUPS as u64 + 10_000;
+        for seq in 1..=n {
+            lane.push(grouped(seq, &format!("g{seq}")));
+            lane.dispatch(0);
+            while let Ok(d) = rx.try_recv() {
+                lane.ack(id, d.tag, false);
+            }
+        }
+        assert!(
+            lane.groups.len() <= MAX_GROUPS,
+            "{} groups pinned",
+            lane.groups.len()
+        );
     }
 }

@@ -586,3 +586,28 @@ async fn browsing_shows_messages_consumers_hold_too() {
         [&b"a"[..], b"b"]
     );
 }
+
+#[tokio::test]
+async fn many_unclosed_groups_do_not_pin_forever() {
+    // 70,000 one-message groups, never closed: the pins of idle groups are forgotten past
+    // 65,536, and everything is still delivered exactly once.
+    let b = broker();
+    let q = Destination::queue("many-groups");
+    let mut c = b.connect();
+    let id = c
+        .subscribe(ConsumerSpec::new(q.clone(), 1000))
+        .await
+        .unwrap();
+    let mut p = b.connect();
+    let n = 70_000;
+    for i in 0..n {
+        let g = format!("g{i}");
+        let m = msg(&mut p, &q, "x", &[("JMSXGroupID", g.as_str())]);
+        p.send(m, None, false).await.unwrap();
+    }
+    for _ in 0..n {
+        let d = recv(&mut c).await;
+        c.ack(id, d.tag, false, None, false).await.unwrap();
+    }
+    nothing(&mut c).await;
+}
