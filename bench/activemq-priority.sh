@@ -10,6 +10,9 @@
 # prioritizedMessages="true" on every queue. Without it ActiveMQ dispatches queues in FIFO
 # order and ignores JMSPriority, which is not the behaviour being compared. Keep the two
 # configurations in step.
+#
+# AMQ_QUEUE_POLICY replaces the policy entry's attributes (default: prioritizedMessages="true");
+# bench/run.sh routing --amq-max-page-size N uses it for maxPageSize="N".
 set -euo pipefail
 
 # shellcheck source=SCRIPTDIR/../scripts/lib.sh
@@ -17,6 +20,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 
 AMQ_JAR=/usr/share/activemq/bin/activemq.jar
 START_TIMEOUT=${AMQ_START_TIMEOUT:-90}
+policy=${AMQ_QUEUE_POLICY:-'prioritizedMessages="true"'}
 
 log() { printf 'activemq-priority.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -53,7 +57,7 @@ write_config() {
         <destinationPolicy>
             <policyMap>
                 <policyEntries>
-                    <policyEntry queue=">" prioritizedMessages="true"/>
+                    <policyEntry queue=">" ${policy}/>
                 </policyEntries>
             </policyMap>
         </destinationPolicy>
@@ -123,7 +127,7 @@ cmd_start() {
             die "ActiveMQ exited during start-up (log: $dir/activemq.log)"
         fi
         if port_open "$port"; then
-            log "ActiveMQ pid $pid (prioritizedMessages): stomp://127.0.0.1:$port (dir $dir)"
+            log "ActiveMQ pid $pid (queue policy $policy): stomp://127.0.0.1:$port (dir $dir)"
             printf '%s\n' "$port"
             return 0
         fi

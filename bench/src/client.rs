@@ -127,6 +127,20 @@ impl Writer {
 }
 
 impl Reader {
+    /// The next frame already read from the socket (heart-beats skipped), without waiting:
+    /// `None` when the buffer holds no complete frame. Lets a consumer handle everything that
+    /// arrived and then flush its ACKs in one write.
+    pub fn next_buffered(&mut self) -> Result<Option<Frame>, Error> {
+        loop {
+            match self.codec.decode(&mut self.buf) {
+                Ok(Some(Item::Frame(f))) => return Ok(Some(f)),
+                Ok(Some(Item::HeartBeat)) => continue,
+                Ok(None) => return Ok(None),
+                Err(e) => return Err(format!("undecodable frame from the broker: {e}").into()),
+            }
+        }
+    }
+
     /// The next frame (heart-beats skipped), waiting at most `limit` in total.
     pub async fn next_frame(&mut self, limit: Duration) -> Result<Frame, Error> {
         let deadline = Instant::now() + limit;

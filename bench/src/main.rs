@@ -5,12 +5,16 @@
 //! The other subcommands run one piece each, for ad-hoc use against any STOMP broker.
 
 mod client;
+mod fanout;
 mod fsync;
 mod priority;
 mod process;
 mod recovery;
+mod routing;
 mod scenario;
+mod selector;
 mod stats;
+mod watchdog;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -85,6 +89,14 @@ enum Cmd {
     /// A persistent backlog with mixed priorities, stored with no consumer and then drained by
     /// one: order inversions, FIFO within each priority, drain rate; ferromq against ActiveMQ.
     PriorityDrain(PriorityDrainArgs),
+    /// One queue, C consumers each with its own selector `key = 'k<i>'`, N messages
+    /// round-robin over the keys (optionally N/10 more that no consumer selects): dispatch
+    /// rate at C and 10×C consumers, each consumer's messages checked; ferromq against ActiveMQ.
+    SelectorDispatch(routing::SelectorArgs),
+    /// S wildcard topic subscriptions over a few connections, M messages over G×G topics:
+    /// publish and delivery rates at S and 10×S, every delivery count checked; ferromq
+    /// against ActiveMQ.
+    WildcardFanout(routing::FanoutArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -298,6 +310,8 @@ async fn run(cmd: Cmd) -> Result<ExitCode, Error> {
         }
         Cmd::Suite(a) => return suite(a).await,
         Cmd::PriorityDrain(a) => return priority_drain(a).await,
+        Cmd::SelectorDispatch(a) => return routing::selector_dispatch(a).await,
+        Cmd::WildcardFanout(a) => return routing::wildcard_fanout(a).await,
     }
     Ok(ExitCode::SUCCESS)
 }

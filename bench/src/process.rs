@@ -133,6 +133,11 @@ impl Ferromq {
         }
     }
 
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Resident memory of the process (VmRSS from /proc), in bytes.
     pub fn rss(&self) -> Option<u64> {
         let pid = self.child.id()?;
@@ -145,6 +150,75 @@ impl Ferromq {
     pub fn warnings(&self) -> Vec<String> {
         self.warnings.lock().map(|w| w.clone()).unwrap_or_default()
     }
+}
+
+/// CPU time (user + system, all threads) process `pid` has used so far, from
+/// /proc/PID/stat; `None` if it cannot be read. Clock-tick resolution (10 ms).
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces; fields after it are space-separated.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut f = rest.split_whitespace();
+    // rest starts at field 3 (state); utime and stime are fields 14 and 15.
+    let utime: u64 = f.nth(11)?.parse().ok()?;
+    let stime: u64 = f.next()?.parse().ok()?;
+    Some(Duration::from_secs_f64(
+        (utime + stime) as f64 / clock_ticks(),
+    ))
+}
+
+/// Clock ticks per second of /proc times (`getconf CLK_TCK`; 100 if that fails).
+fn clock_ticks() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .filter(|&t: &f64| t > 0.0)
+            .unwrap_or(100.0)
+    })
+}
+
+/// CPU used over a phase by the broker (when its pid is known) and by this load generator.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cpu {
+    pub broker: Option<Duration>,
+    pub client: Option<Duration>,
+}
+
+/// Samples [`Cpu`] at the start of a phase; [`CpuMeter::stop`] gives what the phase used.
+pub struct CpuMeter {
+    pid: Option<u32>,
+    broker: Option<Duration>,
+    client: Option<Duration>,
+}
+
+impl CpuMeter {
+    pub fn start(pid: Option<u32>) -> Self {
+        CpuMeter {
+            pid,
+            broker: pid.and_then(cpu_time),
+            client: own_cpu_time(),
+        }
+    }
+
+    pub fn stop(&self) -> Cpu {
+        let since = |now: Option<Duration>, then: Option<Duration>| {
+            now.zip(then).map(|(n, t)| n.saturating_sub(t))
+        };
+        Cpu {
+            broker: since(self.pid.and_then(cpu_time), self.broker),
+            client: since(own_cpu_time(), self.client),
+        }
+    }
+}
+
+/// CPU time this process has used so far.
+pub fn own_cpu_time() -> Option<Duration> {
+    cpu_time(std::process::id())
 }
 
 /// Total size of the files under `dir`, and the part of it in RocksDB write-ahead-log files

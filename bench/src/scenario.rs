@@ -174,11 +174,37 @@ pub async fn fill_with_priorities(
             return Err(format!("fill: {} priorities for {count} messages", p.len()).into());
         }
     }
-    let receipt_every = receipt_every.max(1);
-    let window = window.max(1);
     let dest = Bytes::from(queue.to_owned());
     let body = body(size);
-    let Conn { reader, mut writer } = Conn::connect(addr).await?;
+    let conn = Conn::connect(addr).await?;
+    send_pipelined(conn, count, receipt_every, window, |seq| {
+        let mut frame = send_frame(&dest, &body, seq, None);
+        if let Some(p) = priorities {
+            frame = frame.header("priority", p[seq as usize].to_string());
+        }
+        frame
+    })
+    .await
+    .map_err(|e| format!("fill: {e}").into())
+}
+
+/// Sends `count` frames on `conn`, frame i built by `make(i)`, pipelined: frame i gets
+/// `receipt: i` when it is every `receipt_every`-th or the last. At most `window` receipts
+/// may be outstanding (flow control: `window × receipt_every` frames in flight). Returns when
+/// the last RECEIPT arrived (the clock starts at the call) and closes the connection.
+pub async fn send_pipelined<F>(
+    conn: Conn,
+    count: u64,
+    receipt_every: u64,
+    window: u64,
+    mut make: F,
+) -> Result<FillResult, Error>
+where
+    F: FnMut(u64) -> Frame,
+{
+    let receipt_every = receipt_every.max(1);
+    let window = window.max(1);
+    let Conn { reader, mut writer } = conn;
     let expected: u64 = count.div_ceil(receipt_every);
     let (tx, mut rx) = watch::channel(Acked::default());
     let start = Instant::now();
@@ -195,7 +221,7 @@ pub async fn fill_with_priorities(
                 loop {
                     let a = rx.borrow_and_update().clone();
                     if let Some(e) = a.error {
-                        return Err(format!("fill: {e}").into());
+                        return Err(e.into());
                     }
                     if sent_receipts - a.receipts < window {
                         break;
@@ -205,7 +231,7 @@ pub async fn fill_with_priorities(
                         Ok(Err(_)) => break, // reader finished; its result is checked below
                         Err(_) => {
                             return Err(format!(
-                                "fill: no RECEIPT for {STALL_TIMEOUT:?} after {seq} sends ({} of {sent_receipts} receipts back)",
+                                "no RECEIPT for {STALL_TIMEOUT:?} after {seq} sends ({} of {sent_receipts} receipts back)",
                                 a.receipts
                             )
                             .into())
@@ -215,9 +241,9 @@ pub async fn fill_with_priorities(
             }
             sent_receipts += 1;
         }
-        let mut frame = send_frame(&dest, &body, seq, wants_receipt.then_some(seq));
-        if let Some(p) = priorities {
-            frame = frame.header("priority", p[seq as usize].to_string());
+        let mut frame = make(seq);
+        if wants_receipt {
+            frame = frame.header("receipt", seq.to_string());
         }
         writer.push(&frame);
         if writer.pending() >= 64 * 1024 {
@@ -230,12 +256,12 @@ pub async fn fill_with_priorities(
         .await
         .map_err(|_| {
             format!(
-                "fill: the last RECEIPT did not arrive within {:?}",
+                "the last RECEIPT did not arrive within {:?}",
                 STALL_TIMEOUT * 2
             )
         })?
-        .map_err(|e| format!("fill: reader task failed: {e}"))?;
-    done.map_err(|e| format!("fill: {e}"))?;
+        .map_err(|e| format!("reader task failed: {e}"))?;
+    done?;
     let wall = start.elapsed();
     writer.close().await;
     debug_assert_eq!(sent_receipts, expected);

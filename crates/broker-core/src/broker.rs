@@ -96,6 +96,8 @@ pub(crate) struct Inner {
     durables: Mutex<HashMap<Destination, crate::routing::Durable>>,
     /// Wildcard topic subscriptions, wired into topics as they are created.
     wildcards: Mutex<Vec<crate::routing::Wildcard>>,
+    /// Names of the topics created so far, for wildcard subscriptions.
+    topic_tree: Mutex<crate::routing::TopicTree>,
     next_connection: AtomicU64,
     next_consumer: AtomicU64,
     /// Prefix of message ids and temporary destination names, unique per broker run.
@@ -144,6 +146,7 @@ impl Broker {
                 registry: Mutex::new(HashMap::new()),
                 durables: Mutex::new(HashMap::new()),
                 wildcards: Mutex::new(Vec::new()),
+                topic_tree: Mutex::new(crate::routing::TopicTree::default()),
                 next_connection: AtomicU64::new(1),
                 next_consumer: AtomicU64::new(1),
                 id_prefix,
@@ -287,11 +290,41 @@ impl Broker {
             .unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Every live destination with its mailbox (a snapshot).
-    pub(crate) fn registered(&self) -> Vec<(Destination, Found)> {
+    pub(crate) fn topic_tree(&self) -> std::sync::MutexGuard<'_, crate::routing::TopicTree> {
+        self.inner
+            .topic_tree
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Those of `dests` that are live, with their mailboxes.
+    pub(crate) fn registered_among(&self, dests: &[Destination]) -> Vec<(Destination, Found)> {
+        let reg = self.registry();
+        dests
+            .iter()
+            .filter_map(|d| {
+                let e = reg.get(d).filter(|e| !e.tx.is_closed())?;
+                Some((
+                    d.clone(),
+                    Found {
+                        tx: e.tx.clone(),
+                        owner: e.owner,
+                        policy: Arc::clone(&e.policy),
+                        created: false,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    /// The live destinations `pick` accepts, with their mailboxes (a snapshot).
+    pub(crate) fn registered_where(
+        &self,
+        pick: impl Fn(&Destination) -> bool,
+    ) -> Vec<(Destination, Found)> {
         self.registry()
             .iter()
-            .filter(|(_, e)| !e.tx.is_closed())
+            .filter(|(d, e)| pick(d) && !e.tx.is_closed())
             .map(|(d, e)| {
                 (
                     d.clone(),

@@ -278,6 +278,11 @@ impl DestinationPattern {
         Self { queues, segments }
     }
 
+    /// The pattern's names (`*` and `>` included), `>` last if present.
+    pub(crate) fn segments(&self) -> &[String] {
+        &self.segments
+    }
+
     /// True when `dest` matches.
     pub fn matches(&self, dest: &Destination) -> bool {
         if self.queues != dest.kind().is_queue() {

@@ -4,6 +4,7 @@
 //! to every `Consumer.<name>.VirtualTopic.X` queue) and wildcard topic subscriptions (every
 //! matching topic copies to the subscription's own temporary topic).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use broker_store::{Batch, DestinationRecord, Op};
@@ -24,6 +25,78 @@ const ATTR_TOPIC: &str = "durable.topic";
 const ATTR_CLIENT: &str = "durable.client-id";
 const ATTR_NAME: &str = "durable.name";
 const ATTR_SELECTOR: &str = "durable.selector";
+
+/// The names of the (non-temporary) topics, as a tree of their `.`-separated names, so a
+/// wildcard subscription finds the topics it covers by walking only matching branches
+/// instead of testing every destination (ActiveMQ's DestinationMap does the same).
+#[derive(Debug, Default)]
+pub(crate) struct TopicTree {
+    children: HashMap<String, TopicTree>,
+    /// A topic ends here.
+    here: bool,
+}
+
+impl TopicTree {
+    pub(crate) fn insert(&mut self, name: &str) {
+        let mut node = self;
+        for seg in name.split('.') {
+            node = node.children.entry(seg.to_owned()).or_default();
+        }
+        node.here = true;
+    }
+
+    /// The topic names `pattern` matches.
+    pub(crate) fn matching(&self, pattern: &DestinationPattern) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut path = Vec::new();
+        self.walk(pattern.segments(), &mut path, &mut out);
+        out
+    }
+
+    fn walk<'a>(&'a self, pattern: &[String], path: &mut Vec<&'a str>, out: &mut Vec<String>) {
+        let Some((first, rest)) = pattern.split_first() else {
+            if self.here {
+                out.push(path.join("."));
+            }
+            return;
+        };
+        match first.as_str() {
+            // One or more names: every topic below this node.
+            ">" => {
+                for (seg, child) in &self.children {
+                    path.push(seg);
+                    child.collect_all(path, out);
+                    path.pop();
+                }
+            }
+            "*" => {
+                for (seg, child) in &self.children {
+                    path.push(seg);
+                    child.walk(rest, path, out);
+                    path.pop();
+                }
+            }
+            lit => {
+                if let Some((seg, child)) = self.children.get_key_value(lit) {
+                    path.push(seg);
+                    child.walk(rest, path, out);
+                    path.pop();
+                }
+            }
+        }
+    }
+
+    fn collect_all<'a>(&'a self, path: &mut Vec<&'a str>, out: &mut Vec<String>) {
+        if self.here {
+            out.push(path.join("."));
+        }
+        for (seg, child) in &self.children {
+            path.push(seg);
+            child.collect_all(path, out);
+            path.pop();
+        }
+    }
+}
 
 /// A durable subscription as the broker remembers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,12 +155,9 @@ impl Broker {
         if dest.kind() != DestinationKind::Topic {
             return;
         }
+        self.topic_tree().insert(dest.name());
         if dest.name().starts_with(VIRTUAL_TOPIC) {
-            let consumers: Vec<(Destination, Found)> = self
-                .registered()
-                .into_iter()
-                .filter(|(d, _)| virtual_topic_of(d).as_ref() == Some(dest))
-                .collect();
+            let consumers = self.registered_where(|d| virtual_topic_of(d).as_ref() == Some(dest));
             for (queue, q) in consumers {
                 add_forward(found, &queue, &q, None, true);
             }
@@ -247,11 +317,10 @@ impl Broker {
     /// the subscribing connection), and wires every existing matching topic.
     pub(crate) fn add_wildcard(&self, pattern: &str, target: &Destination, found: Found) {
         let pattern = DestinationPattern::topic(pattern);
-        let topics: Vec<(Destination, Found)> = self
-            .registered()
-            .into_iter()
-            .filter(|(d, _)| d.kind() == DestinationKind::Topic && pattern.matches(d))
-            .collect();
+        // The topic tree yields just the matching topics: testing every destination made
+        // each wildcard SUBSCRIBE O(all destinations), the subscriptions' own temporary
+        // topics included (found by the wildcard-fanout benchmark).
+        let topics = self.topics_matching(&pattern);
         self.wildcards().push(Wildcard {
             pattern,
             target: target.clone(),
@@ -260,6 +329,14 @@ impl Broker {
         for (_, t) in topics {
             add_forward(&t, target, &found, None, false);
         }
+    }
+
+    /// The existing topics `pattern` covers, with their mailboxes: O(matches), not
+    /// O(destinations).
+    fn topics_matching(&self, pattern: &DestinationPattern) -> Vec<(Destination, Found)> {
+        let names = self.topic_tree().matching(pattern);
+        let dests: Vec<Destination> = names.into_iter().map(Destination::topic).collect();
+        self.registered_among(&dests)
     }
 
     /// Forgets a wildcard subscription.
@@ -273,16 +350,14 @@ impl Broker {
             gone
         };
         for w in removed {
-            for (d, t) in self.registered() {
-                if d.kind() == DestinationKind::Topic && w.pattern.matches(&d) {
-                    send_without_waiting(
-                        &t.tx,
-                        Command::RemoveForward {
-                            target: target.clone(),
-                            reply: None,
-                        },
-                    );
-                }
+            for (_, t) in self.topics_matching(&w.pattern) {
+                send_without_waiting(
+                    &t.tx,
+                    Command::RemoveForward {
+                        target: target.clone(),
+                        reply: None,
+                    },
+                );
             }
         }
     }
@@ -340,6 +415,36 @@ mod tests {
             virtual_topic_of(&Destination::topic("Consumer.A.VirtualTopic.X")),
             None
         );
+    }
+
+    #[test]
+    fn topic_tree_finds_what_patterns_match() {
+        let mut t = TopicTree::default();
+        for n in ["a", "a.b", "a.b.c", "a.x.c", "b.b.c"] {
+            t.insert(n);
+        }
+        let m = |p: &str| {
+            let mut v = t.matching(&DestinationPattern::topic(p));
+            v.sort();
+            v
+        };
+        assert_eq!(m("a.>"), ["a.b", "a.b.c", "a.x.c"]);
+        assert_eq!(m("a.*.c"), ["a.b.c", "a.x.c"]);
+        assert_eq!(m("*.b.c"), ["a.b.c", "b.b.c"]);
+        assert_eq!(m(">"), ["a", "a.b", "a.b.c", "a.x.c", "b.b.c"]);
+        assert_eq!(m("a"), ["a"]);
+        assert!(m("c.>").is_empty());
+        // The tree agrees with DestinationPattern::matches.
+        for p in ["a.>", "a.*.c", "*.b.c", ">", "a", "*", "*.*"] {
+            let pat = DestinationPattern::topic(p);
+            let mut by_match: Vec<String> = ["a", "a.b", "a.b.c", "a.x.c", "b.b.c"]
+                .iter()
+                .filter(|n| pat.matches(&Destination::topic(**n)))
+                .map(|n| (*n).to_owned())
+                .collect();
+            by_match.sort();
+            assert_eq!(m(p), by_match, "{p}");
+        }
     }
 
     #[test]
