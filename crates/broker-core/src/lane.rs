@@ -504,7 +504,16 @@ impl Lane {
             .iter()
             .enumerate()
             .filter(|(_, c)| c.opts.exclusive)
-            .max_by_key(|(i, c)| (c.opts.priority, Reverse(*i)))
+            // Ties go to the first registered, except at the top priority (127), where
+            // ActiveMQ lets a newcomer take over.
+            .max_by_key(|(i, c)| {
+                let order = if c.opts.priority >= 127 {
+                    *i as isize
+                } else {
+                    -(*i as isize)
+                };
+                (c.opts.priority, order)
+            })
             .map(|(i, _)| i);
         if let Some(i) = active {
             return if self.consumers[i].has_credit() {

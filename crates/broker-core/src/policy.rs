@@ -291,9 +291,9 @@ impl DestinationPattern {
         let mut names = dest.name().split('.');
         for seg in &self.segments {
             match seg.as_str() {
-                // `>` matches one or more names: `a.>` covers `a.b` and `a.b.c`, not `a`
-                // (ActiveMQ's PrefixDestinationFilter).
-                ">" => return names.next().is_some(),
+                // `>` matches whatever follows, nothing included: `a.>` covers `a` too, as
+                // ActiveMQ (its reference run delivers topic `a` to an `a.>` subscriber).
+                ">" => return true,
                 "*" => {
                     if names.next().is_none() {
                         return false;
@@ -395,7 +395,7 @@ mod tests {
         let q = |n: &str| Destination::queue(n);
         assert!(DestinationPattern::queue(">").matches(&q("a.b")));
         assert!(DestinationPattern::queue("PRICE.>").matches(&q("PRICE.STOCK.NYSE")));
-        assert!(!DestinationPattern::queue("PRICE.>").matches(&q("PRICE")));
+        assert!(DestinationPattern::queue("PRICE.>").matches(&q("PRICE")));
         assert!(!DestinationPattern::queue("PRICE.>").matches(&q("PRICES.X")));
         assert!(DestinationPattern::queue("PRICE.*.IBM").matches(&q("PRICE.STOCK.IBM")));
         assert!(!DestinationPattern::queue("PRICE.*.IBM").matches(&q("PRICE.IBM")));

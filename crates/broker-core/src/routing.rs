@@ -25,6 +25,8 @@ const ATTR_TOPIC: &str = "durable.topic";
 const ATTR_CLIENT: &str = "durable.client-id";
 const ATTR_NAME: &str = "durable.name";
 const ATTR_SELECTOR: &str = "durable.selector";
+/// Present when the selector compares string values as numbers (STOMP subscriptions).
+const ATTR_CONVERTS: &str = "durable.selector.converts";
 
 /// The names of the (non-temporary) topics, as a tree of their `.`-separated names, so a
 /// wildcard subscription finds the topics it covers by walking only matching branches
@@ -61,14 +63,8 @@ impl TopicTree {
             return;
         };
         match first.as_str() {
-            // One or more names: every topic below this node.
-            ">" => {
-                for (seg, child) in &self.children {
-                    path.push(seg);
-                    child.collect_all(path, out);
-                    path.pop();
-                }
-            }
+            // Whatever follows, nothing included: this topic and every one below it.
+            ">" => self.collect_all(path, out),
             "*" => {
                 for (seg, child) in &self.children {
                     path.push(seg);
@@ -186,7 +182,12 @@ impl Broker {
             return;
         };
         let selector_text = attr(ATTR_SELECTOR);
-        let selector = match selector_text.as_deref().map(jms_model::Selector::parse) {
+        let parse = if attr(ATTR_CONVERTS).is_some() {
+            jms_model::Selector::parse_converting
+        } else {
+            jms_model::Selector::parse
+        };
+        let selector = match selector_text.as_deref().map(parse) {
             None => None,
             Some(Ok(s)) => Some(Arc::new(s)),
             Some(Err(e)) => {
@@ -250,6 +251,9 @@ impl Broker {
         ];
         if let Some(s) = &wanted.selector {
             attributes.push((ATTR_SELECTOR.to_owned(), s.clone()));
+        }
+        if selector.is_some_and(|s| s.converts_string_expressions()) {
+            attributes.push((ATTR_CONVERTS.to_owned(), "true".to_owned()));
         }
         let batch = Batch {
             ops: vec![Op::PutDestination(DestinationRecord {
@@ -428,7 +432,7 @@ mod tests {
             v.sort();
             v
         };
-        assert_eq!(m("a.>"), ["a.b", "a.b.c", "a.x.c"]);
+        assert_eq!(m("a.>"), ["a", "a.b", "a.b.c", "a.x.c"]);
         assert_eq!(m("a.*.c"), ["a.b.c", "a.x.c"]);
         assert_eq!(m("*.b.c"), ["a.b.c", "b.b.c"]);
         assert_eq!(m(">"), ["a", "a.b", "a.b.c", "a.x.c", "b.b.c"]);

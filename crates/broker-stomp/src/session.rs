@@ -452,20 +452,13 @@ impl StompSession {
             .headers
             .get("activemq.exclusive")
             .is_some_and(|v| v.eq_ignore_ascii_case(b"true"));
-        let priority = match frame.headers.get_str("activemq.priority") {
-            None => 0,
-            // ActiveMQ's consumer priority is a byte, 0-127; it accepts larger numbers, so
-            // they are clamped rather than refused.
-            Some(p) => match p.trim().parse::<i64>() {
-                Ok(n) => n.clamp(0, 127) as i32,
-                Err(_) => {
-                    return Err(StompError::InvalidHeader {
-                        header: "activemq.priority",
-                        reason: format!("'{p}' is not a number"),
-                    })
-                }
-            },
-        };
+        // ActiveMQ's consumer priority is a byte: a value that is not one (500, "high") is
+        // ignored there, leaving the default 0, so it is here too.
+        let priority = frame
+            .headers
+            .get_str("activemq.priority")
+            .and_then(|p| p.trim().parse::<i8>().ok())
+            .map_or(0, i32::from);
         if dest_name.contains(',') {
             return Err(StompError::Unsupported(
                 "subscribing to a composite destination is not supported yet",
@@ -524,8 +517,13 @@ impl StompSession {
             exclusive,
             priority,
         };
-        // A durable subscription name on a topic makes it durable (ActiveMQ ignores it on a
-        // queue).
+        // A durable subscription name makes a topic subscription durable; ActiveMQ refuses
+        // it on a queue.
+        if durable.is_some() && spec.destination.kind().is_queue() {
+            return Err(StompError::Unsupported(
+                "Invalid Subscription: cannot durably subscribe to a Queue destination",
+            ));
+        }
         let consumer = match durable {
             Some(name) if spec.destination.kind() == broker_core::DestinationKind::Topic => {
                 let client_id = self.client_id.clone().ok_or(StompError::Unsupported(
