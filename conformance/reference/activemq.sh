@@ -11,7 +11,8 @@
 # broker writes (config, KahaDB, logs) stays inside it. Set KEEP_AMQ_DIR=1 to keep it after stop.
 # The STOMP connector binds 127.0.0.1 only, with transport.hbGracePeriodMultiplier=1.5 so the
 # reference enforces client heart-beats with the same grace ferromq uses (ActiveMQ's default is
-# a strict 1.0; AMQ_HB_GRACE overrides it), and the broker runs the redeliveryPlugin
+# a strict 1.0; AMQ_HB_GRACE overrides it; AMQ_QUEUE_POLICY adds policyEntry attributes for
+# every queue), and the broker runs the redeliveryPlugin
 # (schedulerSupport="true") so a NACKed message is redelivered rather than dead-lettered at
 # once, as in ferromq.
 set -euo pipefail
@@ -61,8 +62,15 @@ running_pid() {
 }
 
 write_config() {
-    local dir=$1 port=$2
+    local dir=$1 port=$2 policy=""
     mkdir -p "$dir/conf" "$dir/data" "$dir/tmp"
+    # AMQ_QUEUE_POLICY: attributes of a policyEntry for every queue (the benchmarks use it for
+    # prioritizedMessages="true"); the conformance reference runs without one.
+    if [[ -n ${AMQ_QUEUE_POLICY:-} ]]; then
+        policy="<destinationPolicy><policyMap><policyEntries>
+            <policyEntry queue=\">\" ${AMQ_QUEUE_POLICY}/>
+        </policyEntries></policyMap></destinationPolicy>"
+    fi
     cat >"$dir/conf/activemq.xml" <<EOF
 <beans
   xmlns="http://www.springframework.org/schema/beans"
@@ -78,6 +86,7 @@ write_config() {
             useJmx="false"
             schedulerSupport="true"
             dataDirectory="\${activemq.data}">
+        ${policy}
         <!-- NACKed messages come back (redelivered:true) instead of going straight to the DLQ,
              as ferromq does by default; ActiveMQ requires delays of at least 1000 ms here. -->
         <plugins>
