@@ -61,16 +61,48 @@ impl Destination {
     }
 }
 
-/// Renders as ActiveMQ's URI-ish form (`queue://x`, `topic://x`, `temp-queue://x`), which is
-/// also the key under which the store keeps the destination.
-impl fmt::Display for Destination {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let scheme = match self.kind {
+impl Destination {
+    fn scheme(&self) -> &'static str {
+        match self.kind {
             DestinationKind::Queue => "queue",
             DestinationKind::Topic => "topic",
             DestinationKind::TempQueue => "temp-queue",
             DestinationKind::TempTopic => "temp-topic",
-        };
-        write!(f, "{scheme}://{}", self.name)
+        }
+    }
+
+    /// True when `key` is this destination's [`Display`](fmt::Display) form, compared
+    /// without building it (per-message paths).
+    pub(crate) fn is_key(&self, key: &str) -> bool {
+        key.strip_prefix(self.scheme())
+            .and_then(|rest| rest.strip_prefix("://"))
+            .is_some_and(|name| name == &*self.name)
+    }
+}
+
+/// Renders as ActiveMQ's URI-ish form (`queue://x`, `topic://x`, `temp-queue://x`), which is
+/// also the key under which the store keeps the destination.
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}", self.scheme(), self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn is_key_matches_display() {
+        for d in [
+            Destination::queue("a.b"),
+            Destination::topic("a.b"),
+            Destination::new(DestinationKind::TempQueue, "ID:x:1"),
+        ] {
+            assert!(d.is_key(&d.to_string()));
+        }
+        assert!(!Destination::queue("a").is_key("topic://a"));
+        assert!(!Destination::queue("a").is_key("queue://ab"));
+        assert!(!Destination::queue("a").is_key("queue:/a"));
     }
 }

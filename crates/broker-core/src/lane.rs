@@ -490,17 +490,15 @@ impl Lane {
     /// True when a consumer has room but nothing pending may go to it (its selector or the
     /// groups hold everything back): reading more of a paged-out backlog may find it some.
     pub(crate) fn starved(&self) -> bool {
-        self.receivers()
-            .iter()
-            .any(|&i| self.candidate(&self.consumers[i]).is_none())
+        let ex = self.active_exclusive();
+        (0..self.consumers.len())
+            .any(|i| self.receives(i, ex) && self.candidate(&self.consumers[i]).is_none())
     }
 
-    /// Consumers that may receive now: with credit and, if any consumer is exclusive, only
-    /// the active exclusive one - the highest consumer priority, then the first registered,
-    /// as ActiveMQ - the others being its standbys.
-    fn receivers(&self) -> Vec<usize> {
-        let active = self
-            .consumers
+    /// The active exclusive consumer, if any consumer is exclusive: the highest consumer
+    /// priority, then the first registered, as ActiveMQ; the others are its standbys.
+    fn active_exclusive(&self) -> Option<usize> {
+        self.consumers
             .iter()
             .enumerate()
             .filter(|(_, c)| c.opts.exclusive)
@@ -514,17 +512,14 @@ impl Lane {
                 };
                 (c.opts.priority, order)
             })
-            .map(|(i, _)| i);
-        if let Some(i) = active {
-            return if self.consumers[i].has_credit() {
-                vec![i]
-            } else {
-                Vec::new()
-            };
-        }
-        (0..self.consumers.len())
-            .filter(|&i| self.consumers[i].has_credit())
-            .collect()
+            .map(|(i, _)| i)
+    }
+
+    /// True when consumer `i` may receive now: it has credit and is not a standby of the
+    /// active exclusive consumer `ex`. (A predicate, not a list: dispatch asks it per message
+    /// and per consumer, and must not allocate or search a list each time.)
+    fn receives(&self, i: usize, ex: Option<usize>) -> bool {
+        ex.is_none_or(|e| e == i) && self.consumers[i].has_credit()
     }
 
     /// Offers pending messages to consumers with free prefetch, in order: highest priority
@@ -534,13 +529,10 @@ impl Lane {
     pub(crate) fn dispatch(&mut self, now_ms: u64) -> Dispatched {
         let mut out = Dispatched::default();
         loop {
-            let receivers = self.receivers();
-            if receivers.is_empty() {
-                break;
-            }
-            let Some(key) = receivers
-                .iter()
-                .filter_map(|&i| self.candidate(&self.consumers[i]))
+            let ex = self.active_exclusive();
+            let Some(key) = (0..self.consumers.len())
+                .filter(|&i| self.receives(i, ex))
+                .filter_map(|i| self.candidate(&self.consumers[i]))
                 .min()
             else {
                 break;
@@ -549,7 +541,7 @@ impl Lane {
                 out.expired.extend(self.remove_key(&key));
                 continue;
             }
-            let idx = self.choose(&receivers, &key);
+            let idx = self.choose(ex, &key);
             let entry = self.remove_key(&key).expect("candidate is pending");
             let n = self.consumers.len();
             let slot = &mut self.consumers[idx];
@@ -600,31 +592,30 @@ impl Lane {
         out
     }
 
-    /// Which of `receivers` gets the pending message `key`: its group's owner, else among
-    /// those that select it the highest consumer priority, round-robin from `rr`.
-    fn choose(&self, receivers: &[usize], key: &PendingKey) -> usize {
+    /// Which consumer that may receive (see [`Lane::receives`]) gets the pending message
+    /// `key`: its group's owner, else among those that select it the highest consumer
+    /// priority, round-robin from `rr`.
+    fn choose(&self, ex: Option<usize>, key: &PendingKey) -> usize {
+        let n = self.consumers.len();
         if !self.unowned.contains(key) {
-            if let Some(&i) = receivers
-                .iter()
-                .find(|&&i| self.consumers[i].owned.contains(key))
+            if let Some(i) =
+                (0..n).find(|&i| self.receives(i, ex) && self.consumers[i].owned.contains(key))
             {
                 return i;
             }
         }
         let may = |i: usize| {
             let c = &self.consumers[i];
-            c.opts.selector.is_none() || c.matches.contains(key)
+            self.receives(i, ex) && (c.opts.selector.is_none() || c.matches.contains(key))
         };
-        let top = receivers
-            .iter()
-            .filter(|&&i| may(i))
-            .map(|&i| self.consumers[i].opts.priority)
+        let top = (0..n)
+            .filter(|&i| may(i))
+            .map(|i| self.consumers[i].opts.priority)
             .max()
             .expect("the candidate came from a receiver that may take it");
-        let n = self.consumers.len();
         (0..n)
             .map(|off| (self.rr + off) % n)
-            .find(|i| receivers.contains(i) && may(*i) && self.consumers[*i].opts.priority == top)
+            .find(|&i| may(i) && self.consumers[i].opts.priority == top)
             .expect("a receiver of the top priority may take it")
     }
 }

@@ -90,11 +90,13 @@ pub(crate) fn to_record(queue: &str, seq: u64, msg: &Message, at: Placement) -> 
             Bytes::from(d.to_string()),
         ));
     }
-    let dest = msg.destination.to_string();
-    if dest != queue {
+    if !msg.destination.is_key(queue) {
         // Stored under another destination than it was sent to (a durable subscription's
         // queue keeps the topic's messages).
-        headers.push((Bytes::from_static(b":dest"), Bytes::from(dest)));
+        headers.push((
+            Bytes::from_static(b":dest"),
+            Bytes::from(msg.destination.to_string()),
+        ));
     }
     if let Some(c) = &msg.failure_cause {
         headers.push((Bytes::from_static(b":cause"), Bytes::from(c.to_string())));
