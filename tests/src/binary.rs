@@ -103,3 +103,48 @@ pub fn listening_addr(line: &str, protocol: &str) -> Option<SocketAddr> {
         .collect();
     value.parse().ok()
 }
+
+/// The stderr lines a started broker has written so far.
+pub type BrokerLog = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// Reads a started broker's stderr until it has logged a `listening` line for each of
+/// `protocols` (within 30 s, else panics with what it logged), then keeps draining it in a
+/// task so the child never blocks on a full pipe. Returns the addresses, in `protocols`
+/// order, and the log.
+pub async fn wait_listening(
+    stderr: tokio::process::ChildStderr,
+    protocols: &[&str],
+) -> (Vec<SocketAddr>, BrokerLog) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut lines = BufReader::new(stderr).lines();
+    let log: BrokerLog = Default::default();
+    let mut found: Vec<Option<SocketAddr>> = vec![None; protocols.len()];
+    let seen = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            for (slot, p) in found.iter_mut().zip(protocols) {
+                *slot = slot.or_else(|| listening_addr(&line, p));
+            }
+            log.lock().expect("log lock").push(line);
+            if found.iter().all(Option::is_some) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    if seen != Ok(true) {
+        panic!(
+            "no `listening` line for each of {protocols:?} within 30 s (or ferromq exited):\n{}",
+            log.lock().expect("log lock").join("\n")
+        );
+    }
+    let sink = log.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Ok(mut l) = sink.lock() {
+                l.push(line);
+            }
+        }
+    });
+    (found.into_iter().flatten().collect(), log)
+}

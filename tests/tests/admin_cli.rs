@@ -10,9 +10,8 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ferromq_tests::binary::{ferromq_binary_path, listening_addr};
+use ferromq_tests::binary::{ferromq_binary_path, wait_listening};
 use ferromq_tests::*;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command as Proc};
 
 struct Running {
@@ -61,35 +60,8 @@ async fn start(data_dir: &Path, config: Option<&Path>) -> Running {
         .spawn()
         .unwrap_or_else(|e| panic!("spawning {}: {e}", bin.display()));
     let stderr = child.stderr.take().expect("piped stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let found = tokio::time::timeout(Duration::from_secs(30), async {
-        let (mut stomp, mut admin) = (None, None);
-        while let Ok(Some(line)) = lines.next_line().await {
-            stomp = stomp.or_else(|| listening_addr(&line, "stomp"));
-            admin = admin.or_else(|| listening_addr(&line, "admin"));
-            log.lock().expect("log lock").push(line);
-            if let (Some(s), Some(a)) = (stomp, admin) {
-                return Some((s, a));
-            }
-        }
-        None
-    })
-    .await;
-    let Ok(Some((stomp, admin))) = found else {
-        panic!(
-            "no `listening` lines for stomp and admin within 30 s:\n{}",
-            log.lock().expect("log lock").join("\n")
-        )
-    };
-    let sink = log.clone();
-    tokio::spawn(async move {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Ok(mut l) = sink.lock() {
-                l.push(line);
-            }
-        }
-    });
+    let (addrs, log) = wait_listening(stderr, &["stomp", "admin"]).await;
+    let (stomp, admin) = (addrs[0], addrs[1]);
     Running {
         child,
         stomp,

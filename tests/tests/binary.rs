@@ -11,9 +11,8 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ferromq_tests::binary::{ferromq_binary, listening_addr};
+use ferromq_tests::binary::{ferromq_binary, listening_addr, wait_listening};
 use ferromq_tests::*;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command as Proc};
 
 struct Running {
@@ -53,39 +52,8 @@ async fn start_binary(args: &[&str]) -> Running {
         .spawn()
         .unwrap_or_else(|e| panic!("spawning {}: {e}", bin.display()));
     let stderr = child.stderr.take().expect("piped stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let found = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            let addr = listening_addr(&line, "stomp");
-            log.lock().expect("log lock").push(line);
-            if addr.is_some() {
-                return addr;
-            }
-        }
-        None
-    })
-    .await;
-    let addr = match found {
-        Ok(Some(a)) => a,
-        Ok(None) => panic!(
-            "ferromq exited or closed stderr without a `listening protocol=stomp addr=..` line:\n{}",
-            log.lock().expect("log lock").join("\n")
-        ),
-        Err(_) => panic!(
-            "no `listening protocol=stomp addr=..` line within 30 s:\n{}",
-            log.lock().expect("log lock").join("\n")
-        ),
-    };
-    // Keep draining stderr so the child never blocks on a full pipe.
-    let sink = log.clone();
-    tokio::spawn(async move {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Ok(mut l) = sink.lock() {
-                l.push(line);
-            }
-        }
-    });
+    let (addrs, log) = wait_listening(stderr, &["stomp"]).await;
+    let addr = addrs[0];
     Running {
         child,
         addr,
