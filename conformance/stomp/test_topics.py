@@ -116,3 +116,94 @@ def test_composite_send_reaches_every_destination(clients):
     p.send(f"{q1},{q2},{t}", "everywhere", receipt=unique("r"))
     for x in (a, b, c):
         assert x.listener.next_message().body == "everywhere"
+
+
+def test_composite_subscription_receives_from_every_queue(clients):
+    """SUBSCRIBE to `/queue/a,/queue/b`: one subscription taking from both queues; each MESSAGE
+    names the queue it came from, and a cumulative `client` ACK covers both."""
+    q1, q2 = queue("cs1"), queue("cs2")
+    p = clients("1.2")
+    p.send(q1, "from-1", receipt=unique("r"))
+    c = clients("1.2")
+    c.subscribe(f"{q1},{q2}", sub_id="both", ack="client")
+    p.send(q2, "from-2", receipt=unique("r"))
+    got = c.listener.wait_messages(2)
+    assert sorted(m.body for m in got) == ["from-1", "from-2"]
+    assert {m.body: m.headers["destination"] for m in got} == {"from-1": q1, "from-2": q2}
+    assert all(m.headers["subscription"] == "both" for m in got)
+    c.ack(got[-1])
+    c.disconnect()
+    # Both were acknowledged by the one cumulative ACK: nothing comes back.
+    again = clients("1.2")
+    again.subscribe(f"{q1},{q2}")
+    time.sleep(0.5)
+    assert again.listener.bodies() == []
+    p.send(q1, "after", receipt=unique("r"))
+    assert again.listener.next_message().body == "after"
+
+
+def test_composite_subscription_to_topics(clients):
+    t1, t2 = topic("ct1"), topic("ct2")
+    c = clients("1.2")
+    sid = c.subscribe(f"{t1},{t2}")
+    p = clients("1.2")
+    p.send(t1, "one", receipt=unique("r"))
+    p.send(t2, "two", receipt=unique("r"))
+    assert sorted(m.body for m in c.listener.wait_messages(2)) == ["one", "two"]
+    c.unsubscribe(sid)
+    p.send(t1, "after-unsubscribe", receipt=unique("r"))
+    time.sleep(0.3)
+    assert sorted(c.listener.bodies()) == ["one", "two"]
+
+
+def test_a_client_id_is_used_by_one_connection_at_a_time(raws, clients):
+    cid = unique("cid-once")
+    first = durable_client(clients, cid)
+    second = raws()
+    frame = second.connect({"accept-version": "1.2", "host": "localhost", "client-id": cid})
+    assert frame.command == "ERROR", frame
+    assert frame.headers.get("message")
+    first.disconnect()
+    # Free again once the first connection is gone.
+    durable_client(clients, cid)
+
+
+def test_durable_wildcard_subscription_keeps_messages_while_away(clients):
+    base = "ferromq.conformance." + unique("dw")
+    cid = unique("cid")
+    sub = durable_client(clients, cid)
+    sub.subscribe(f"/topic/{base}.>", sub_id="d1", **{"activemq.subscriptionName": "all"})
+    sub.disconnect()
+    p = clients("1.2")
+    p.send(f"/topic/{base}.a", "a-away", receipt=unique("r"), **PERSISTENT)
+    p.send(f"/topic/{base}.b.c", "bc-away", receipt=unique("r"), **PERSISTENT)
+    p.send(f"/topic/other.{base}", "not-matching", receipt=unique("r"), **PERSISTENT)
+    back = durable_client(clients, cid)
+    back.subscribe(f"/topic/{base}.>", sub_id="d1", **{"activemq.subscriptionName": "all"})
+    got = back.listener.wait_messages(2)
+    assert sorted(m.body for m in got) == ["a-away", "bc-away"]
+    assert {m.body: m.headers["destination"] for m in got}["bc-away"] == f"/topic/{base}.b.c"
+    time.sleep(0.3)
+    assert len(back.listener.bodies()) == 2
+
+
+def test_durable_no_local_skips_own_messages(clients):
+    t = topic("dnl")
+    me = durable_client(clients, unique("cid"))
+    me.subscribe(t, sub_id="d1", **{"activemq.subscriptionName": "s", "activemq.noLocal": "true"})
+    me.send(t, "mine", receipt=unique("r"))
+    other = clients("1.2")
+    other.send(t, "theirs", receipt=unique("r"))
+    assert me.listener.next_message().body == "theirs"
+    time.sleep(0.3)
+    assert me.listener.bodies() == ["theirs"]
+
+
+def test_durable_subscription_without_client_id_works_while_connected(clients):
+    """ActiveMQ names it by a generated client id (so no later connection can resume it)."""
+    t = topic("dnoid")
+    c = clients("1.2")
+    c.subscribe(t, sub_id="d1", **{"activemq.subscriptionName": "s"})
+    p = clients("1.2")
+    p.send(t, "hello", receipt=unique("r"))
+    assert c.listener.next_message().body == "hello"

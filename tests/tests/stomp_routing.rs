@@ -236,15 +236,63 @@ async fn durable_topic_subscription_keeps_messages_while_away() {
     back.subscribe_with("d2", &topic, "auto", &[("durable-subscription-name", "s1")])
         .await;
     assert!(drain(&mut back).await.is_empty());
-    // Without a client-id a durable subscription is refused.
+    // Without a client-id, as ActiveMQ, the subscription is named by a generated client id;
+    // it serves this connection.
     let mut anon = broker.connected("1.2").await;
-    let f = frame!(Subscribe, "id" => "x", "destination" => topic.as_str(), "activemq.subscriptionName" => "s");
-    anon.send(&f).await;
-    assert!(anon
+    anon.subscribe_with("x", &topic, "auto", &[("activemq.subscriptionName", "s")])
+        .await;
+    p.send_msg(&topic, "live", &[]).await;
+    assert_eq!(bodies(&drain(&mut anon).await), ["live"]);
+    // A client id serves one connection at a time (ActiveMQ: InvalidClientIDException).
+    let mut twin = broker.client().await;
+    twin.send(&frame!(Connect, "accept-version" => "1.2", "host" => "localhost", "client-id" => client.as_str()))
+        .await;
+    assert!(twin
         .expect_error()
         .await
         .must("message")
-        .contains("client-id"));
+        .contains("already connected"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_composite_subscription_takes_from_each_queue_and_acks_across_them() {
+    let broker = TestBroker::start().await;
+    let (q1, q2) = (unique_queue("cs1"), unique_queue("cs2"));
+    let mut p = broker.connected("1.2").await;
+    p.send_msg(&q1, "a1", &[]).await;
+    p.send_msg(&q2, "b1", &[]).await;
+    p.send_msg(&q1, "a2", &[]).await;
+    let mut c = broker.connected("1.2").await;
+    c.subscribe("both", &format!("{q1},{q2}"), "client").await;
+    let got = c.recv_messages(3).await;
+    let mut seen = bodies(&got);
+    seen.sort();
+    assert_eq!(seen, ["a1", "a2", "b1"]);
+    assert!(got.iter().all(|m| m.must("subscription") == "both"));
+    // The last MESSAGE's cumulative ACK covers the other queue's too.
+    c.ack(&got[2]).await;
+    c.disconnect().await;
+    let mut again = broker.connected("1.2").await;
+    again
+        .subscribe("both", &format!("{q1}, {q2}"), "client-individual")
+        .await;
+    assert!(drain(&mut again).await.is_empty(), "nothing came back");
+    p.send_msg(&q2, "b2", &[]).await;
+    let m = again.recv_message().await;
+    assert_eq!(m.body_str(), "b2");
+    assert_eq!(m.must("destination"), q2);
+    // UNSUBSCRIBE ends the consumers on both queues.
+    again.unsubscribe("both").await;
+    p.send_msg(&q1, "a3", &[]).await;
+    assert!(drain(&mut again).await.is_empty());
+    // A composite cannot be durable or browsed.
+    let f = frame!(Subscribe, "id" => "x", "destination" => format!("{q1},{q2}").as_str(), "browser" => "true");
+    again.send(&f).await;
+    assert!(again
+        .expect_error()
+        .await
+        .must("message")
+        .contains("composite"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -155,6 +155,9 @@ pub(crate) struct Forward {
     pub(crate) selector: Option<Arc<jms_model::Selector>>,
     /// The copy is addressed to the target (virtual topics) rather than keeping the topic.
     pub(crate) readdress: bool,
+    /// A durable subscriber's `noLocal`: messages sent by the connection whose id this holds
+    /// are not kept for it (0: none). Shared, so a re-subscription updates every forward.
+    pub(crate) no_local: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 /// Where a delayed message goes when it is due.
@@ -904,6 +907,12 @@ impl DestinationActor {
         let mut sends = Vec::new();
         for f in &self.forwards {
             if f.selector.as_ref().is_some_and(|s| !s.matches(&view)) {
+                continue;
+            }
+            if f.no_local
+                .as_ref()
+                .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed) == msg.producer.0)
+            {
                 continue;
             }
             let copy = if f.readdress {

@@ -94,6 +94,8 @@ pub(crate) struct Inner {
     registry: Mutex<HashMap<Destination, DestEntry>>,
     /// Durable subscriptions by their queue. Locked on SUBSCRIBE/UNSUBSCRIBE only.
     durables: Mutex<HashMap<Destination, crate::routing::Durable>>,
+    /// Claimed client ids (CONNECT `client-id`) and the connection holding each.
+    client_ids: Mutex<HashMap<String, ConnectionId>>,
     /// Wildcard topic subscriptions, wired into topics as they are created.
     wildcards: Mutex<Vec<crate::routing::Wildcard>>,
     /// Names of the topics created so far, for wildcard subscriptions.
@@ -145,6 +147,7 @@ impl Broker {
                 recovered_max: max_seq,
                 registry: Mutex::new(HashMap::new()),
                 durables: Mutex::new(HashMap::new()),
+                client_ids: Mutex::new(HashMap::new()),
                 wildcards: Mutex::new(Vec::new()),
                 topic_tree: Mutex::new(crate::routing::TopicTree::default()),
                 next_connection: AtomicU64::new(1),
@@ -279,6 +282,13 @@ impl Broker {
     ) -> std::sync::MutexGuard<'_, HashMap<Destination, crate::routing::Durable>> {
         self.inner
             .durables
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn client_ids(&self) -> std::sync::MutexGuard<'_, HashMap<String, ConnectionId>> {
+        self.inner
+            .client_ids
             .lock()
             .unwrap_or_else(|p| p.into_inner())
     }

@@ -66,6 +66,10 @@ pub struct Connection {
     wildcards: HashMap<ConsumerId, Destination>,
     next_wildcard: u64,
     next_message: u64,
+    /// The client id this connection claimed.
+    client_id: Option<String>,
+    /// Durable subscriptions made without a client id: removed at close.
+    orphans: Vec<Destination>,
     closed: bool,
 }
 
@@ -87,6 +91,8 @@ impl Connection {
             wildcards: HashMap::new(),
             next_wildcard: 0,
             next_message: 1,
+            client_id: None,
+            orphans: Vec::new(),
             closed: false,
         }
     }
@@ -355,8 +361,13 @@ impl Connection {
         );
         let found = self.broker.lookup(&target, Lookup::Create(Some(self.id)))?;
         self.temps.push(target.clone());
-        self.broker
-            .add_wildcard(spec.destination.name(), &target, found);
+        let wired = self
+            .broker
+            .add_wildcard(spec.destination.name(), &target, found, None, None);
+        // Publications after SUBSCRIBE returns are behind the forwards in each topic's mailbox.
+        for done in wired {
+            done.await.map_err(|_| CoreError::ShuttingDown)??;
+        }
         let id = self
             .subscribe_to(ConsumerSpec {
                 destination: target.clone(),
@@ -367,20 +378,75 @@ impl Connection {
         Ok(id)
     }
 
-    /// Subscribes to the durable subscription `name` of client `client_id` on the topic
-    /// `spec.destination` (created when new; replaced, dropping its messages, when it exists
-    /// with another topic or selector, as ActiveMQ does). Messages published while no one is
-    /// subscribed are kept, persistent ones in the store. One subscriber at a time.
+    /// Claims `client_id` for this connection (CONNECT `client-id`). As in ActiveMQ, one
+    /// connection at a time may use a client id, since it names durable subscriptions; the
+    /// claim ends with the connection.
+    pub fn claim_client_id(&mut self, client_id: &str) -> Result<(), CoreError> {
+        if self.client_id.as_deref() == Some(client_id) {
+            return Ok(());
+        }
+        {
+            let mut ids = self.broker.client_ids();
+            match ids.get(client_id) {
+                Some(&owner) if owner != self.id => {
+                    return Err(CoreError::ClientIdInUse(client_id.to_owned()))
+                }
+                _ => {
+                    ids.insert(client_id.to_owned(), self.id);
+                }
+            }
+        }
+        self.release_client_id();
+        self.client_id = Some(client_id.to_owned());
+        Ok(())
+    }
+
+    fn release_client_id(&mut self) {
+        if let Some(old) = self.client_id.take() {
+            let mut ids = self.broker.client_ids();
+            if ids.get(&old) == Some(&self.id) {
+                ids.remove(&old);
+            }
+        }
+    }
+
+    /// The client id durable subscriptions are named by: the claimed one, else (as ActiveMQ
+    /// does for a STOMP connection without `client-id`) one generated for this connection.
+    fn durable_client_id(&self) -> String {
+        match &self.client_id {
+            Some(id) => id.clone(),
+            None => self.temp_prefix.trim_end_matches(':').to_owned(),
+        }
+    }
+
+    /// Subscribes to the durable subscription `name` of this connection's client id on the
+    /// topic `spec.destination`, which may be a wildcard (created when new; replaced,
+    /// dropping its messages, when it exists with another topic or selector, as ActiveMQ
+    /// does). Messages published while no one is subscribed are kept, persistent ones in the
+    /// store; with `spec.no_local`, not those this connection sends. One subscriber at a
+    /// time. Without a claimed client id the subscription is named by a generated one that
+    /// no later connection can use again, so it is removed when this connection closes
+    /// (ActiveMQ keeps such orphans until an offline-subscriber timeout).
     pub async fn subscribe_durable(
         &mut self,
-        client_id: &str,
         name: &str,
         spec: ConsumerSpec,
     ) -> Result<ConsumerId, CoreError> {
+        let client_id = self.durable_client_id();
+        let no_local = spec.no_local.then_some(self.id);
         let queue = self
             .broker
-            .ensure_durable(client_id, name, &spec.destination, spec.selector.as_ref())
+            .ensure_durable(
+                &client_id,
+                name,
+                &spec.destination,
+                spec.selector.as_ref(),
+                no_local,
+            )
             .await?;
+        if self.client_id.is_none() && !self.orphans.contains(&queue) {
+            self.orphans.push(queue.clone());
+        }
         if self.broker.stats(&queue).await?.consumers > 0 {
             return Err(CoreError::DurableInUse(name.to_owned()));
         }
@@ -394,14 +460,11 @@ impl Connection {
         .await
     }
 
-    /// Removes the durable subscription `name` of `client_id` and every message it kept. It
-    /// must have no active subscriber.
-    pub async fn unsubscribe_durable(
-        &mut self,
-        client_id: &str,
-        name: &str,
-    ) -> Result<(), CoreError> {
-        let queue = crate::routing::durable_queue(client_id, name);
+    /// Removes the durable subscription `name` of this connection's client id and every
+    /// message it kept. It must have no active subscriber.
+    pub async fn unsubscribe_durable(&mut self, name: &str) -> Result<(), CoreError> {
+        let queue = crate::routing::durable_queue(&self.durable_client_id(), name);
+        self.orphans.retain(|q| *q != queue);
         if let Ok(stats) = self.broker.stats(&queue).await {
             if stats.consumers > 0 {
                 return Err(CoreError::DurableInUse(name.to_owned()));
@@ -752,12 +815,14 @@ impl Connection {
 
     fn take_cleanup(&mut self) -> Cleanup {
         self.txs.clear();
+        self.release_client_id();
         Cleanup {
             broker: self.broker.clone(),
             conn: self.id,
             consumers: self.consumers.drain().map(|(id, e)| (id, e.tx)).collect(),
             temps: std::mem::take(&mut self.temps),
             wildcards: self.wildcards.drain().map(|(_, t)| t).collect(),
+            orphans: std::mem::take(&mut self.orphans),
         }
     }
 }
@@ -781,6 +846,7 @@ struct Cleanup {
     consumers: Vec<(ConsumerId, mpsc::Sender<Command>)>,
     temps: Vec<Destination>,
     wildcards: Vec<Destination>,
+    orphans: Vec<Destination>,
 }
 
 impl Cleanup {
@@ -796,6 +862,12 @@ impl Cleanup {
         for dest in self.temps {
             if let Some(tx) = self.broker.remove(&dest) {
                 let _ = tx.send(Command::Delete).await;
+            }
+        }
+        // After the unsubscribes above, which the queue handles first.
+        for queue in self.orphans {
+            if let Err(e) = self.broker.remove_durable(&queue).await {
+                tracing::debug!(queue = %queue, error = %e, "removing a client-less durable subscription");
             }
         }
     }

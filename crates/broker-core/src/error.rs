@@ -55,6 +55,9 @@ pub enum CoreError {
     /// The durable subscription already has an active subscriber (ActiveMQ allows one).
     #[error("durable subscription '{0}' is in use by another subscriber")]
     DurableInUse(String),
+    /// Another connection uses this client id (ActiveMQ: InvalidClientIDException).
+    #[error("client id '{0}' is already connected")]
+    ClientIdInUse(String),
     /// The destination does not exist.
     #[error("no such destination {0}")]
     NoSuchDestination(Destination),

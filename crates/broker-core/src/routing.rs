@@ -5,6 +5,7 @@
 //! matching topic copies to the subscription's own temporary topic).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use broker_store::{Batch, DestinationRecord, Op};
@@ -12,7 +13,7 @@ use tokio::sync::oneshot;
 
 use crate::actor::{send_without_waiting, Command, Forward};
 use crate::broker::{Found, Lookup};
-use crate::{Broker, CoreError, Destination, DestinationKind, DestinationPattern};
+use crate::{Broker, ConnectionId, CoreError, Destination, DestinationKind, DestinationPattern};
 
 /// Prefix of the queues that hold durable subscriptions.
 pub const DURABLE_QUEUE_PREFIX: &str = "ActiveMQ.Durable.";
@@ -94,19 +95,25 @@ impl TopicTree {
     }
 }
 
-/// A durable subscription as the broker remembers it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A durable subscription as the broker remembers it. `topic` may be a wildcard.
+#[derive(Debug, Clone)]
 pub(crate) struct Durable {
     pub(crate) topic: Destination,
     pub(crate) selector: Option<String>,
+    /// The connection whose messages it does not keep (`noLocal`; 0: none), shared with its
+    /// forwards.
+    pub(crate) no_local: Arc<AtomicU64>,
 }
 
-/// A wildcard topic subscription: topics matching `pattern` copy to `target`.
+/// A wildcard topic subscription: topics matching `pattern` copy to `target` what
+/// `selector` selects (a durable wildcard subscription's selector; else all).
 #[derive(Debug, Clone)]
 pub(crate) struct Wildcard {
     pub(crate) pattern: DestinationPattern,
     pub(crate) target: Destination,
     pub(crate) found: Found,
+    pub(crate) selector: Option<Arc<jms_model::Selector>>,
+    pub(crate) no_local: Option<Arc<AtomicU64>>,
 }
 
 /// True when a topic name subscribes to several topics (`*` or `>` as a name segment).
@@ -144,7 +151,7 @@ impl Broker {
     pub(crate) fn wire_new(&self, dest: &Destination, found: &Found) {
         if let Some(topic) = virtual_topic_of(dest) {
             if let Ok(t) = self.lookup(&topic, Lookup::Create(None)) {
-                add_forward(&t, dest, found, None, true);
+                add_forward(&t, dest, found, None, None, true);
             }
             return;
         }
@@ -155,7 +162,7 @@ impl Broker {
         if dest.name().starts_with(VIRTUAL_TOPIC) {
             let consumers = self.registered_where(|d| virtual_topic_of(d).as_ref() == Some(dest));
             for (queue, q) in consumers {
-                add_forward(found, &queue, &q, None, true);
+                add_forward(found, &queue, &q, None, None, true);
             }
         }
         let wildcards: Vec<Wildcard> = self
@@ -165,7 +172,7 @@ impl Broker {
             .cloned()
             .collect();
         for w in wildcards {
-            add_forward(found, &w.target, &w.found, None, false);
+            add_forward(found, &w.target, &w.found, w.selector, w.no_local, false);
         }
     }
 
@@ -195,38 +202,57 @@ impl Broker {
                 None
             }
         };
-        let (Ok(q), Ok(t)) = (
-            self.lookup(queue, Lookup::Create(None)),
-            self.lookup(&topic, Lookup::Create(None)),
-        ) else {
+        let Ok(q) = self.lookup(queue, Lookup::Create(None)) else {
             return;
         };
-        add_forward(&t, queue, &q, selector, false);
+        // Offline, every connection's messages are kept (ActiveMQ's noLocal compares with
+        // the subscriber's connection, and there is none).
+        let no_local = Arc::new(AtomicU64::new(0));
+        if is_wildcard(topic.name()) {
+            // Nothing is published during start-up, so nobody waits for the forwards.
+            drop(self.add_wildcard(
+                topic.name(),
+                queue,
+                q,
+                selector,
+                Some(Arc::clone(&no_local)),
+            ));
+        } else {
+            let Ok(t) = self.lookup(&topic, Lookup::Create(None)) else {
+                return;
+            };
+            add_forward(&t, queue, &q, selector, Some(Arc::clone(&no_local)), false);
+        }
         self.durables().insert(
             queue.clone(),
             Durable {
                 topic,
                 selector: selector_text,
+                no_local,
             },
         );
     }
 
-    /// Creates (or keeps) the durable subscription `name` of `client_id` on `topic`. A
-    /// subscription that exists with another topic or selector is replaced, its messages
-    /// dropped, as ActiveMQ does. Returns its queue once the subscription is stored, so it
-    /// survives a crash from then on.
+    /// Creates (or keeps) the durable subscription `name` of `client_id` on `topic` (which
+    /// may be a wildcard: every matching topic, now or later, feeds it). A subscription that
+    /// exists with another topic or selector is replaced, its messages dropped, as ActiveMQ
+    /// does. `no_local` names the subscribing connection when it asked for `noLocal`: its own
+    /// messages are then not kept. Returns its queue once the subscription is stored and
+    /// wired, so it survives a crash and sees every later publication from then on.
     pub(crate) async fn ensure_durable(
         &self,
         client_id: &str,
         name: &str,
         topic: &Destination,
         selector: Option<&Arc<jms_model::Selector>>,
+        no_local: Option<ConnectionId>,
     ) -> Result<Destination, CoreError> {
-        if topic.kind() != DestinationKind::Topic || is_wildcard(topic.name()) {
+        if topic.kind() != DestinationKind::Topic {
             return Err(CoreError::InvalidSubscription(
-                "a durable subscription needs a topic without wildcards".into(),
+                "a durable subscription needs a topic".into(),
             ));
         }
+        let local = no_local.map_or(0, |c| c.0);
         if client_id.is_empty() {
             return Err(CoreError::InvalidSubscription(
                 "a durable subscription needs a client id (CONNECT client-id)".into(),
@@ -236,10 +262,14 @@ impl Broker {
         let wanted = Durable {
             topic: topic.clone(),
             selector: selector.map(|s| s.text().to_owned()),
+            no_local: Arc::new(AtomicU64::new(local)),
         };
         let existing = self.durables().get(&queue).cloned();
         match existing {
-            Some(d) if d == wanted => return Ok(queue),
+            Some(d) if d.topic == wanted.topic && d.selector == wanted.selector => {
+                d.no_local.store(local, Ordering::Relaxed);
+                return Ok(queue);
+            }
             Some(_) => self.remove_durable(&queue).await?,
             None => {}
         }
@@ -264,21 +294,35 @@ impl Broker {
         let (tx, rx) = oneshot::channel();
         self.inner.writer.write(batch, vec![tx]).await;
         rx.await.map_err(|_| CoreError::ShuttingDown)??;
-        let t = self.lookup(topic, Lookup::Create(None))?;
-        let (reply, done) = oneshot::channel();
-        t.tx.send(Command::AddForward {
-            fwd: Forward {
-                target: queue.clone(),
-                tx: q.tx.clone(),
-                policy: Arc::clone(&q.policy),
-                selector: selector.cloned(),
-                readdress: false,
-            },
-            reply: Some(reply),
-        })
-        .await
-        .map_err(|_| CoreError::ShuttingDown)?;
-        done.await.map_err(|_| CoreError::ShuttingDown)??;
+        let wired = if is_wildcard(topic.name()) {
+            self.add_wildcard(
+                topic.name(),
+                &queue,
+                q,
+                selector.cloned(),
+                Some(Arc::clone(&wanted.no_local)),
+            )
+        } else {
+            let t = self.lookup(topic, Lookup::Create(None))?;
+            let (reply, done) = oneshot::channel();
+            t.tx.send(Command::AddForward {
+                fwd: forward(
+                    &queue,
+                    &q,
+                    selector.cloned(),
+                    Some(Arc::clone(&wanted.no_local)),
+                    false,
+                ),
+                reply: Some(reply),
+            })
+            .await
+            .map_err(|_| CoreError::ShuttingDown)?;
+            vec![done]
+        };
+        // Publications after this return are behind the forwards in each topic's mailbox.
+        for done in wired {
+            done.await.map_err(|_| CoreError::ShuttingDown)??;
+        }
         self.durables().insert(queue.clone(), wanted);
         Ok(queue)
     }
@@ -291,7 +335,9 @@ impl Broker {
                 queue.name()
             )));
         };
-        if let Ok(t) = self.lookup(&d.topic, Lookup::Existing) {
+        if is_wildcard(d.topic.name()) {
+            self.remove_wildcard(queue);
+        } else if let Ok(t) = self.lookup(&d.topic, Lookup::Existing) {
             let (reply, done) = oneshot::channel();
             if t.tx
                 .send(Command::RemoveForward {
@@ -318,8 +364,16 @@ impl Broker {
     }
 
     /// Registers a wildcard subscription whose copies go to `target` (a temporary topic of
-    /// the subscribing connection), and wires every existing matching topic.
-    pub(crate) fn add_wildcard(&self, pattern: &str, target: &Destination, found: Found) {
+    /// the subscribing connection, or a durable subscription's queue), and wires every
+    /// existing matching topic. Returns the topics' confirmations of the wiring.
+    pub(crate) fn add_wildcard(
+        &self,
+        pattern: &str,
+        target: &Destination,
+        found: Found,
+        selector: Option<Arc<jms_model::Selector>>,
+        no_local: Option<Arc<AtomicU64>>,
+    ) -> Vec<oneshot::Receiver<Result<(), CoreError>>> {
         let pattern = DestinationPattern::topic(pattern);
         // The topic tree yields just the matching topics: testing every destination made
         // each wildcard SUBSCRIBE O(all destinations), the subscriptions' own temporary
@@ -329,10 +383,22 @@ impl Broker {
             pattern,
             target: target.clone(),
             found: found.clone(),
+            selector: selector.clone(),
+            no_local: no_local.clone(),
         });
+        let mut confirmations = Vec::with_capacity(topics.len());
         for (_, t) in topics {
-            add_forward(&t, target, &found, None, false);
+            let (reply, done) = oneshot::channel();
+            send_without_waiting(
+                &t.tx,
+                Command::AddForward {
+                    fwd: forward(target, &found, selector.clone(), no_local.clone(), false),
+                    reply: Some(reply),
+                },
+            );
+            confirmations.push(done);
         }
+        confirmations
     }
 
     /// The existing topics `pattern` covers, with their mailboxes: O(matches), not
@@ -367,23 +433,35 @@ impl Broker {
     }
 }
 
+fn forward(
+    target: &Destination,
+    to: &Found,
+    selector: Option<Arc<jms_model::Selector>>,
+    no_local: Option<Arc<AtomicU64>>,
+    readdress: bool,
+) -> Forward {
+    Forward {
+        target: target.clone(),
+        tx: to.tx.clone(),
+        policy: Arc::clone(&to.policy),
+        selector,
+        readdress,
+        no_local,
+    }
+}
+
 fn add_forward(
     topic: &Found,
     target: &Destination,
     to: &Found,
     selector: Option<Arc<jms_model::Selector>>,
+    no_local: Option<Arc<AtomicU64>>,
     readdress: bool,
 ) {
     send_without_waiting(
         &topic.tx,
         Command::AddForward {
-            fwd: Forward {
-                target: target.clone(),
-                tx: to.tx.clone(),
-                policy: Arc::clone(&to.policy),
-                selector,
-                readdress,
-            },
+            fwd: forward(target, to, selector, no_local, readdress),
             reply: None,
         },
     );

@@ -315,15 +315,20 @@ async fn durable_subscription_keeps_messages_while_away_and_across_restart() {
     let b = Broker::new(CoreConfig::default(), dyn_store.clone()).unwrap();
     let t = Destination::topic("news");
     let mut sub = b.connect();
+    sub.claim_client_id("client-1").unwrap();
     let id = sub
-        .subscribe_durable("client-1", "sub-a", ConsumerSpec::new(t.clone(), 10))
+        .subscribe_durable("sub-a", ConsumerSpec::new(t.clone(), 10))
         .await
         .unwrap();
-    // A second subscriber to the same subscription is refused while the first is there.
+    // A second connection cannot use the client id meanwhile, and a second subscriber to the
+    // same subscription is refused while the first is there.
     let mut other = b.connect();
     assert!(matches!(
-        other
-            .subscribe_durable("client-1", "sub-a", ConsumerSpec::new(t.clone(), 10))
+        other.claim_client_id("client-1"),
+        Err(broker_core::CoreError::ClientIdInUse(_))
+    ));
+    assert!(matches!(
+        sub.subscribe_durable("sub-a", ConsumerSpec::new(t.clone(), 10))
             .await,
         Err(broker_core::CoreError::DurableInUse(_))
     ));
@@ -339,8 +344,9 @@ async fn durable_subscription_keeps_messages_while_away_and_across_restart() {
     p.send(m, None, true).await.unwrap();
     put(&mut p, &t, "transient-away", &[]).await;
     let mut back = b.connect();
+    back.claim_client_id("client-1").unwrap();
     let id = back
-        .subscribe_durable("client-1", "sub-a", ConsumerSpec::new(t.clone(), 10))
+        .subscribe_durable("sub-a", ConsumerSpec::new(t.clone(), 10))
         .await
         .unwrap();
     assert_eq!(
@@ -355,8 +361,9 @@ async fn durable_subscription_keeps_messages_while_away_and_across_restart() {
     drop(b);
     let b = Broker::new(CoreConfig::default(), dyn_store).unwrap();
     let mut again = b.connect();
+    again.claim_client_id("client-1").unwrap();
     let id = again
-        .subscribe_durable("client-1", "sub-a", ConsumerSpec::new(t.clone(), 10))
+        .subscribe_durable("sub-a", ConsumerSpec::new(t.clone(), 10))
         .await
         .unwrap();
     assert_eq!(take(&mut again, id, 1).await, ["across-restart"]);
@@ -368,13 +375,13 @@ async fn durable_subscription_keeps_messages_while_away_and_across_restart() {
     again.close().await;
     put(&mut p, &t, "kept-then-dropped", &[]).await;
     let mut admin = b.connect();
-    admin
-        .unsubscribe_durable("client-1", "sub-a")
-        .await
-        .unwrap();
+    admin.claim_client_id("client-1").unwrap();
+    admin.unsubscribe_durable("sub-a").await.unwrap();
+    admin.close().await;
     let mut fresh = b.connect();
+    fresh.claim_client_id("client-1").unwrap();
     let id = fresh
-        .subscribe_durable("client-1", "sub-a", ConsumerSpec::new(t.clone(), 10))
+        .subscribe_durable("sub-a", ConsumerSpec::new(t.clone(), 10))
         .await
         .unwrap();
     nothing(&mut fresh).await;
@@ -387,8 +394,9 @@ async fn durable_subscription_selector_and_replacement() {
     let b = broker();
     let t = Destination::topic("alerts");
     let mut s = b.connect();
+    s.claim_client_id("c").unwrap();
     let id = s
-        .subscribe_durable("c", "red-only", selecting(&t, 10, "color = 'red'"))
+        .subscribe_durable("red-only", selecting(&t, 10, "color = 'red'"))
         .await
         .unwrap();
     s.close().await;
@@ -396,8 +404,9 @@ async fn durable_subscription_selector_and_replacement() {
     put(&mut p, &t, "blue", &[("color", "blue")]).await;
     put(&mut p, &t, "red", &[("color", "red")]).await;
     let mut s = b.connect();
+    s.claim_client_id("c").unwrap();
     let id2 = s
-        .subscribe_durable("c", "red-only", selecting(&t, 10, "color = 'red'"))
+        .subscribe_durable("red-only", selecting(&t, 10, "color = 'red'"))
         .await
         .unwrap();
     let _ = id;
@@ -407,8 +416,9 @@ async fn durable_subscription_selector_and_replacement() {
     // Another selector replaces the subscription: what it kept is gone.
     put(&mut p, &t, "red-2", &[("color", "red")]).await;
     let mut s = b.connect();
+    s.claim_client_id("c").unwrap();
     let id3 = s
-        .subscribe_durable("c", "red-only", selecting(&t, 10, "color = 'blue'"))
+        .subscribe_durable("red-only", selecting(&t, 10, "color = 'blue'"))
         .await
         .unwrap();
     nothing(&mut s).await;
@@ -610,4 +620,135 @@ async fn many_unclosed_groups_do_not_pin_forever() {
         c.ack(id, d.tag, false, None, false).await.unwrap();
     }
     nothing(&mut c).await;
+}
+
+#[tokio::test]
+async fn durable_wildcard_subscription_keeps_every_matching_topic_across_restart() {
+    let store: Arc<dyn broker_store::Store> = Arc::new(MemStore::new());
+    let b = Broker::new(CoreConfig::default(), store.clone()).unwrap();
+    let mut p = b.connect();
+    // A topic that exists before the subscription, and one made after it.
+    put(&mut p, &Destination::topic("orders.eu"), "lost-before", &[]).await;
+    let mut s = b.connect();
+    s.claim_client_id("c").unwrap();
+    let id = s
+        .subscribe_durable(
+            "all-orders",
+            selecting(&Destination::topic("orders.>"), 10, "big = 'yes'"),
+        )
+        .await
+        .unwrap();
+    let big = |p: &mut Connection, t: &str, body: &str| {
+        persistent(msg(p, &Destination::topic(t), body, &[("big", "yes")]))
+    };
+    let m = big(&mut p, "orders.eu", "eu-1");
+    p.send(m, None, true).await.unwrap();
+    assert_eq!(take(&mut s, id, 1).await, ["eu-1"]);
+    s.close().await;
+    // Away: matching topics old and new are kept, unselected and unmatched ones are not.
+    for (t, body) in [("orders.eu", "eu-2"), ("orders.us.west", "us-1")] {
+        let m = big(&mut p, t, body);
+        p.send(m, None, true).await.unwrap();
+    }
+    put(
+        &mut p,
+        &Destination::topic("orders.eu"),
+        "small",
+        &[("big", "no")],
+    )
+    .await;
+    let m = big(&mut p, "invoices.eu", "other");
+    p.send(m, None, true).await.unwrap();
+    p.close().await;
+    b.shutdown();
+    drop(b);
+    let b = Broker::new(CoreConfig::default(), store).unwrap();
+    let mut s = b.connect();
+    s.claim_client_id("c").unwrap();
+    let id = s
+        .subscribe_durable(
+            "all-orders",
+            selecting(&Destination::topic("orders.>"), 10, "big = 'yes'"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(take(&mut s, id, 2).await, ["eu-2", "us-1"]);
+    nothing(&mut s).await;
+    // Still wired after the restart, to topics first seen after it too.
+    let mut p = b.connect();
+    let m = big(&mut p, "orders.asia", "asia-1");
+    p.send(m, None, true).await.unwrap();
+    assert_eq!(take(&mut s, id, 1).await, ["asia-1"]);
+    // Removed: no more copies.
+    s.close().await;
+    let mut s = b.connect();
+    s.claim_client_id("c").unwrap();
+    s.unsubscribe_durable("all-orders").await.unwrap();
+    let m = big(&mut p, "orders.eu", "after-removal");
+    p.send(m, None, true).await.unwrap();
+    let id = s
+        .subscribe_durable(
+            "all-orders",
+            selecting(&Destination::topic("orders.>"), 10, "big = 'yes'"),
+        )
+        .await
+        .unwrap();
+    nothing(&mut s).await;
+    let _ = id;
+}
+
+#[tokio::test]
+async fn durable_no_local_skips_the_subscribers_own_messages() {
+    let b = broker();
+    let t = Destination::topic("chat");
+    let mut me = b.connect();
+    me.claim_client_id("me").unwrap();
+    let spec = ConsumerSpec {
+        no_local: true,
+        ..ConsumerSpec::new(t.clone(), 10)
+    };
+    let id = me.subscribe_durable("room", spec).await.unwrap();
+    put(&mut me, &t, "mine", &[]).await;
+    let mut other = b.connect();
+    put(&mut other, &t, "theirs", &[]).await;
+    assert_eq!(take(&mut me, id, 1).await, ["theirs"]);
+    nothing(&mut me).await;
+}
+
+#[tokio::test]
+async fn client_ids_are_exclusive_until_the_connection_closes() {
+    let b = broker();
+    let mut a = b.connect();
+    a.claim_client_id("app").unwrap();
+    a.claim_client_id("app").unwrap();
+    let mut other = b.connect();
+    assert!(matches!(
+        other.claim_client_id("app"),
+        Err(broker_core::CoreError::ClientIdInUse(id)) if id == "app"
+    ));
+    a.close().await;
+    other.claim_client_id("app").unwrap();
+}
+
+#[tokio::test]
+async fn a_durable_subscription_without_client_id_ends_with_its_connection() {
+    let b = broker();
+    let t = Destination::topic("ticks");
+    let mut s = b.connect();
+    let id = s
+        .subscribe_durable("anon", ConsumerSpec::new(t.clone(), 10))
+        .await
+        .unwrap();
+    let mut p = b.connect();
+    put(&mut p, &t, "tick", &[]).await;
+    assert_eq!(take(&mut s, id, 1).await, ["tick"]);
+    let durable_queues = |b: &Broker| {
+        b.destinations()
+            .into_iter()
+            .filter(|d| d.name().starts_with("ActiveMQ.Durable."))
+            .count()
+    };
+    assert_eq!(durable_queues(&b), 1);
+    s.close().await;
+    assert_eq!(durable_queues(&b), 0, "nobody can resume it, so it is gone");
 }

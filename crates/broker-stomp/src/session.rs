@@ -67,13 +67,57 @@ enum AckMode {
     ClientIndividual,
 }
 
+/// One STOMP subscription: one core consumer, or one per destination of a composite
+/// (`/queue/a,/queue/b`).
 #[derive(Debug)]
 struct Subscription {
-    consumer: ConsumerId,
+    consumers: Vec<ConsumerId>,
     ack: AckMode,
-    /// Unacknowledged deliveries: tag → message id, and back.
-    by_tag: BTreeMap<DeliveryTag, Arc<str>>,
-    by_id: HashMap<Arc<str>, DeliveryTag>,
+    /// Unacknowledged deliveries in the order they were sent (the order a cumulative `client`
+    /// ACK covers), and message id → that position.
+    unacked: BTreeMap<u64, Unacked>,
+    by_id: HashMap<Arc<str>, u64>,
+    next_seq: u64,
+}
+
+#[derive(Debug)]
+struct Unacked {
+    consumer: ConsumerId,
+    tag: DeliveryTag,
+    id: Arc<str>,
+}
+
+impl Subscription {
+    fn new(consumers: Vec<ConsumerId>, ack: AckMode) -> Self {
+        Self {
+            consumers,
+            ack,
+            unacked: BTreeMap::new(),
+            by_id: HashMap::new(),
+            next_seq: 0,
+        }
+    }
+
+    /// The core acknowledgements that acknowledge the delivery at `seq` (and, `cumulative`,
+    /// every earlier one): per consumer, its latest delivery among them. A consumer's tags
+    /// grow in delivery order, so its cumulative ACK covers exactly its part.
+    fn core_acks(&self, seq: u64, cumulative: bool) -> Vec<(ConsumerId, DeliveryTag)> {
+        if !cumulative {
+            return self
+                .unacked
+                .get(&seq)
+                .map(|u| vec![(u.consumer, u.tag)])
+                .unwrap_or_default();
+        }
+        let mut latest: Vec<(ConsumerId, DeliveryTag)> = Vec::new();
+        for u in self.unacked.range(..=seq).map(|(_, u)| u) {
+            match latest.iter_mut().find(|(c, _)| *c == u.consumer) {
+                Some(entry) => entry.1 = entry.1.max(u.tag),
+                None => latest.push((u.consumer, u.tag)),
+            }
+        }
+        latest
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,7 +143,7 @@ pub struct StompSession {
     client_id: Option<String>,
     /// ACK/NACKs staged per open transaction: the deliveries stay tracked (and can be
     /// acknowledged again after an ABORT) until the COMMIT succeeds.
-    tx_acks: HashMap<String, Vec<(String, DeliveryTag, bool)>>,
+    tx_acks: HashMap<String, Vec<(String, u64, bool)>>,
     created: Instant,
     last_read: Instant,
     last_write: Instant,
@@ -329,6 +373,10 @@ impl StompSession {
             .map(str::trim)
             .filter(|c| !c.is_empty())
             .map(str::to_owned);
+        if let Some(id) = &self.client_id {
+            // One connection per client id, as ActiveMQ (InvalidClientIDException).
+            self.conn.claim_client_id(id)?;
+        }
         self.version = Some(version);
         self.state = State::Connected;
         self.outbox.push_back(Outgoing::Frame(connected));
@@ -369,8 +417,8 @@ impl StompSession {
             Command::Commit => {
                 let t = Self::require(&frame, "transaction")?.to_owned();
                 self.conn.commit(&t).await?;
-                for (sub, tag, cumulative) in self.tx_acks.remove(&t).unwrap_or_default() {
-                    self.forget_deliveries(&sub, tag, cumulative);
+                for (sub, seq, cumulative) in self.tx_acks.remove(&t).unwrap_or_default() {
+                    self.forget_deliveries(&sub, seq, cumulative);
                 }
                 Ok(())
             }
@@ -459,17 +507,18 @@ impl StompSession {
             .get_str("activemq.priority")
             .and_then(|p| p.trim().parse::<i8>().ok())
             .map_or(0, i32::from);
-        if dest_name.contains(',') {
-            return Err(StompError::Unsupported(
-                "subscribing to a composite destination is not supported yet",
-            ));
-        }
         let durable = durable_name(frame).map(str::to_owned);
-        if frame
+        let browser = frame
             .headers
             .get("browser")
-            .is_some_and(|v| v.eq_ignore_ascii_case(b"true"))
-        {
+            .is_some_and(|v| v.eq_ignore_ascii_case(b"true"));
+        let composite = dest_name.contains(',');
+        if composite && (browser || durable.is_some()) {
+            return Err(StompError::Unsupported(
+                "a composite destination cannot be browsed or durably subscribed",
+            ));
+        }
+        if browser {
             return self.browse(dest_name, id, selector).await;
         }
         let prefetch = match frame.headers.get_str("activemq.prefetchSize") {
@@ -507,42 +556,53 @@ impl StompSession {
             // ActiveMQ accepts a duplicate id silently; keep the first subscription.
             return Ok(());
         }
-        let destination = parse_destination(&self.conn, dest_name)?;
-        let spec = ConsumerSpec {
+        // A composite destination (ActiveMQ): one consumer per destination, each with the
+        // subscription's options, behind one subscription id.
+        let destinations = dest_name
+            .split(',')
+            .map(|n| parse_destination(&self.conn, n.trim()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let spec = |destination| ConsumerSpec {
             destination,
             prefetch,
             no_local,
             max_pending,
-            selector,
+            selector: selector.clone(),
             exclusive,
             priority,
         };
-        // A durable subscription name makes a topic subscription durable; ActiveMQ refuses
-        // it on a queue.
-        if durable.is_some() && spec.destination.kind().is_queue() {
-            return Err(StompError::Unsupported(
-                "Invalid Subscription: cannot durably subscribe to a Queue destination",
-            ));
-        }
-        let consumer = match durable {
-            Some(name) if spec.destination.kind() == broker_core::DestinationKind::Topic => {
-                let client_id = self.client_id.clone().ok_or(StompError::Unsupported(
-                    "a durable subscription needs a client-id header on CONNECT",
-                ))?;
-                self.conn.subscribe_durable(&client_id, &name, spec).await?
+        let consumers = match durable {
+            // A durable subscription name makes a topic subscription durable; ActiveMQ
+            // refuses it on a queue.
+            Some(_) if destinations[0].kind().is_queue() => {
+                return Err(StompError::Unsupported(
+                    "Invalid Subscription: cannot durably subscribe to a Queue destination",
+                ))
             }
-            _ => self.conn.subscribe(spec).await?,
+            Some(name) if destinations[0].kind() == broker_core::DestinationKind::Topic => {
+                let spec = spec(destinations[0].clone());
+                vec![self.conn.subscribe_durable(&name, spec).await?]
+            }
+            _ => {
+                let mut consumers = Vec::with_capacity(destinations.len());
+                for d in destinations {
+                    match self.conn.subscribe(spec(d)).await {
+                        Ok(c) => consumers.push(c),
+                        Err(e) => {
+                            for c in consumers {
+                                let _ = self.conn.unsubscribe(c).await;
+                            }
+                            return Err(e.into());
+                        }
+                    }
+                }
+                consumers
+            }
         };
-        self.by_consumer.insert(consumer, id.clone());
-        self.subs.insert(
-            id,
-            Subscription {
-                consumer,
-                ack,
-                by_tag: BTreeMap::new(),
-                by_id: HashMap::new(),
-            },
-        );
+        for &c in &consumers {
+            self.by_consumer.insert(c, id.clone());
+        }
+        self.subs.insert(id, Subscription::new(consumers, ack));
         Ok(())
     }
 
@@ -605,17 +665,16 @@ impl StompSession {
         let durable = durable_name(frame).map(str::to_owned);
         match self.subs.remove(&id) {
             Some(sub) => {
-                self.by_consumer.remove(&sub.consumer);
-                self.conn.unsubscribe(sub.consumer).await?;
+                for c in sub.consumers {
+                    self.by_consumer.remove(&c);
+                    self.conn.unsubscribe(c).await?;
+                }
             }
             None if durable.is_some() => {}
             None => return Err(StompError::UnknownSubscription(id)),
         }
         if let Some(name) = durable {
-            let client_id = self.client_id.clone().ok_or(StompError::Unsupported(
-                "removing a durable subscription needs a client-id header on CONNECT",
-            ))?;
-            self.conn.unsubscribe_durable(&client_id, &name).await?;
+            self.conn.unsubscribe_durable(&name).await?;
         }
         Ok(())
     }
@@ -641,17 +700,17 @@ impl StompSession {
                 frame.headers.subscription(),
             ),
         };
-        let (sub_key, tag) = match sub_id {
+        let (sub_key, seq) = match sub_id {
             Some(s) => {
                 let sub = self
                     .subs
                     .get(s)
                     .ok_or_else(|| StompError::UnknownSubscription(s.to_owned()))?;
-                let tag = *sub
+                let seq = *sub
                     .by_id
                     .get(msg_id)
                     .ok_or_else(|| StompError::UnknownMessage(msg_id.to_owned()))?;
-                (s.to_owned(), tag)
+                (s.to_owned(), seq)
             }
             None => self
                 .subs
@@ -662,46 +721,49 @@ impl StompSession {
         let Some(sub) = self.subs.get(&sub_key) else {
             return Err(StompError::UnknownSubscription(sub_key));
         };
-        let consumer = sub.consumer;
         // A NACK affects only the named message, even in cumulative `client` mode.
         let cumulative = ack && sub.ack == AckMode::Client;
+        let core_acks = sub.core_acks(seq, cumulative);
         match tx.as_deref() {
             Some(t) => {
                 // Unknown transactions are the core's error to report (below).
                 if let Some(staged) = self.tx_acks.get_mut(t) {
-                    staged.push((sub_key.clone(), tag, cumulative));
+                    staged.push((sub_key.clone(), seq, cumulative));
                 } else if self.conn.has_transaction(t) {
                     self.tx_acks
-                        .insert(t.to_owned(), vec![(sub_key.clone(), tag, cumulative)]);
+                        .insert(t.to_owned(), vec![(sub_key.clone(), seq, cumulative)]);
                 }
             }
-            None => self.forget_deliveries(&sub_key, tag, cumulative),
+            None => self.forget_deliveries(&sub_key, seq, cumulative),
         }
-        let result = if ack {
-            self.conn
-                .ack(consumer, tag, cumulative, tx.as_deref(), confirm)
-                .await
-        } else {
-            self.conn.nack(consumer, tag, tx.as_deref()).await
-        };
-        result.map_err(|e| match e {
-            CoreError::UnknownConsumer => StompError::UnknownSubscription(sub_key),
-            e => StompError::Core(e),
-        })
+        for (consumer, tag) in core_acks {
+            let result = if ack {
+                self.conn
+                    .ack(consumer, tag, cumulative, tx.as_deref(), confirm)
+                    .await
+            } else {
+                self.conn.nack(consumer, tag, tx.as_deref()).await
+            };
+            result.map_err(|e| match e {
+                CoreError::UnknownConsumer => StompError::UnknownSubscription(sub_key.clone()),
+                e => StompError::Core(e),
+            })?;
+        }
+        Ok(())
     }
 
     /// Stops tracking acknowledged (or NACKed) deliveries of subscription `sub`.
-    fn forget_deliveries(&mut self, sub: &str, tag: DeliveryTag, cumulative: bool) {
+    fn forget_deliveries(&mut self, sub: &str, seq: u64, cumulative: bool) {
         let Some(sub) = self.subs.get_mut(sub) else {
             return;
         };
         if cumulative {
-            let rest = sub.by_tag.split_off(&DeliveryTag(tag.0 + 1));
-            for id in std::mem::replace(&mut sub.by_tag, rest).into_values() {
-                sub.by_id.remove(&id);
+            let rest = sub.unacked.split_off(&(seq + 1));
+            for u in std::mem::replace(&mut sub.unacked, rest).into_values() {
+                sub.by_id.remove(&u.id);
             }
-        } else if let Some(id) = sub.by_tag.remove(&tag) {
-            sub.by_id.remove(&id);
+        } else if let Some(u) = sub.unacked.remove(&seq) {
+            sub.by_id.remove(&u.id);
         }
     }
 
@@ -735,13 +797,21 @@ impl StompSession {
             return;
         };
         if sub.ack == AckMode::Auto {
-            let consumer = sub.consumer;
-            if let Err(e) = self.conn.ack(consumer, d.tag, false, None, false).await {
+            if let Err(e) = self.conn.ack(d.consumer, d.tag, false, None, false).await {
                 tracing::debug!(error = %e, "auto-ack failed");
             }
         } else {
-            sub.by_tag.insert(d.tag, Arc::clone(&d.message.id));
-            sub.by_id.insert(Arc::clone(&d.message.id), d.tag);
+            let seq = sub.next_seq;
+            sub.next_seq += 1;
+            sub.unacked.insert(
+                seq,
+                Unacked {
+                    consumer: d.consumer,
+                    tag: d.tag,
+                    id: Arc::clone(&d.message.id),
+                },
+            );
+            sub.by_id.insert(Arc::clone(&d.message.id), seq);
         }
         self.outbox.push_back(Outgoing::Frame(frame));
     }
