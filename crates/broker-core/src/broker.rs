@@ -97,7 +97,7 @@ pub(crate) struct Inner {
     /// Claimed client ids (CONNECT `client-id`) and the connection holding each.
     client_ids: Mutex<HashMap<String, ConnectionId>>,
     /// Wildcard topic subscriptions, wired into topics as they are created.
-    wildcards: Mutex<Vec<crate::routing::Wildcard>>,
+    wildcards: Mutex<crate::routing::WildcardIndex>,
     /// Names of the topics created so far, for wildcard subscriptions.
     topic_tree: Mutex<crate::routing::TopicTree>,
     next_connection: AtomicU64,
@@ -148,7 +148,7 @@ impl Broker {
                 registry: Mutex::new(HashMap::new()),
                 durables: Mutex::new(HashMap::new()),
                 client_ids: Mutex::new(HashMap::new()),
-                wildcards: Mutex::new(Vec::new()),
+                wildcards: Mutex::new(Default::default()),
                 topic_tree: Mutex::new(crate::routing::TopicTree::default()),
                 next_connection: AtomicU64::new(1),
                 next_consumer: AtomicU64::new(1),
@@ -293,7 +293,7 @@ impl Broker {
             .unwrap_or_else(|p| p.into_inner())
     }
 
-    pub(crate) fn wildcards(&self) -> std::sync::MutexGuard<'_, Vec<crate::routing::Wildcard>> {
+    pub(crate) fn wildcards(&self) -> std::sync::MutexGuard<'_, crate::routing::WildcardIndex> {
         self.inner
             .wildcards
             .lock()

@@ -95,6 +95,105 @@ impl TopicTree {
     }
 }
 
+/// The wildcard subscriptions, as a tree of their patterns' segments, so a new topic finds
+/// the subscriptions covering it by walking its own name (O(name length x `*` branches))
+/// instead of testing every pattern (O(subscriptions) per new topic, quadratic when
+/// subscriptions and topics grow together).
+#[derive(Debug, Default)]
+pub(crate) struct WildcardIndex {
+    root: PatternNode,
+    /// Each target's patterns, for removal.
+    by_target: HashMap<Destination, Vec<DestinationPattern>>,
+}
+
+#[derive(Debug, Default)]
+struct PatternNode {
+    /// Next segment: a literal name or `*`.
+    children: HashMap<String, PatternNode>,
+    /// Patterns that end here.
+    ends: Vec<Wildcard>,
+    /// Patterns whose next segment is `>`: they cover this name and everything below it.
+    below: Vec<Wildcard>,
+}
+
+impl WildcardIndex {
+    pub(crate) fn insert(&mut self, w: Wildcard) {
+        self.by_target
+            .entry(w.target.clone())
+            .or_default()
+            .push(w.pattern.clone());
+        let mut node = &mut self.root;
+        for seg in w.pattern.segments() {
+            if seg == ">" {
+                node.below.push(w);
+                return;
+            }
+            node = node.children.entry(seg.clone()).or_default();
+        }
+        node.ends.push(w);
+    }
+
+    /// Removes (and returns) the subscriptions copying to `target`.
+    pub(crate) fn remove(&mut self, target: &Destination) -> Vec<Wildcard> {
+        let mut removed = Vec::new();
+        'patterns: for pattern in self.by_target.remove(target).unwrap_or_default() {
+            let mut node = &mut self.root;
+            let mut below = false;
+            for seg in pattern.segments() {
+                if seg == ">" {
+                    below = true;
+                    break;
+                }
+                match node.children.get_mut(seg) {
+                    Some(child) => node = child,
+                    None => continue 'patterns,
+                }
+            }
+            let list = if below {
+                &mut node.below
+            } else {
+                &mut node.ends
+            };
+            let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(list)
+                .into_iter()
+                .partition(|w| &w.target == target);
+            *list = kept;
+            removed.extend(gone);
+        }
+        // Emptied branches stay; topic names are few compared to messages.
+        removed
+    }
+
+    /// The subscriptions whose pattern matches topic `name`.
+    pub(crate) fn matching(&self, name: &str) -> Vec<Wildcard> {
+        let segments: Vec<&str> = name.split('.').collect();
+        let mut out = Vec::new();
+        Self::walk(&self.root, &segments, &mut out);
+        out
+    }
+
+    fn walk(node: &PatternNode, rest: &[&str], out: &mut Vec<Wildcard>) {
+        out.extend(node.below.iter().cloned());
+        let Some((first, rest)) = rest.split_first() else {
+            out.extend(node.ends.iter().cloned());
+            return;
+        };
+        if let Some(child) = node.children.get(*first) {
+            Self::walk(child, rest, out);
+        }
+        if *first != "*" {
+            if let Some(child) = node.children.get("*") {
+                Self::walk(child, rest, out);
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.by_target.values().map(Vec::len).sum()
+    }
+}
+
 /// A durable subscription as the broker remembers it. `topic` may be a wildcard.
 #[derive(Debug, Clone)]
 pub(crate) struct Durable {
@@ -165,12 +264,7 @@ impl Broker {
                 add_forward(found, &queue, &q, None, None, true);
             }
         }
-        let wildcards: Vec<Wildcard> = self
-            .wildcards()
-            .iter()
-            .filter(|w| w.pattern.matches(dest))
-            .cloned()
-            .collect();
+        let wildcards = self.wildcards().matching(dest.name());
         for w in wildcards {
             add_forward(found, &w.target, &w.found, w.selector, w.no_local, false);
         }
@@ -379,7 +473,7 @@ impl Broker {
         // each wildcard SUBSCRIBE O(all destinations), the subscriptions' own temporary
         // topics included (found by the wildcard-fanout benchmark).
         let topics = self.topics_matching(&pattern);
-        self.wildcards().push(Wildcard {
+        self.wildcards().insert(Wildcard {
             pattern,
             target: target.clone(),
             found: found.clone(),
@@ -411,14 +505,7 @@ impl Broker {
 
     /// Forgets a wildcard subscription.
     pub(crate) fn remove_wildcard(&self, target: &Destination) {
-        let removed: Vec<Wildcard> = {
-            let mut w = self.wildcards();
-            let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut *w)
-                .into_iter()
-                .partition(|w| &w.target == target);
-            *w = kept;
-            gone
-        };
+        let removed = self.wildcards().remove(target);
         for w in removed {
             for (_, t) in self.topics_matching(&w.pattern) {
                 send_without_waiting(
@@ -497,6 +584,73 @@ mod tests {
             virtual_topic_of(&Destination::topic("Consumer.A.VirtualTopic.X")),
             None
         );
+    }
+
+    fn wildcard(pattern: &str, target: &str) -> Wildcard {
+        let (tx, _) = tokio::sync::mpsc::channel(1);
+        Wildcard {
+            pattern: DestinationPattern::topic(pattern),
+            target: Destination::topic(target),
+            found: Found {
+                tx,
+                owner: None,
+                policy: Arc::default(),
+                created: false,
+            },
+            selector: None,
+            no_local: None,
+        }
+    }
+
+    proptest::proptest! {
+        /// The index finds exactly the patterns `DestinationPattern::matches` accepts, and
+        /// forgets a target's patterns on removal.
+        #[test]
+        fn wildcard_index_agrees_with_pattern_matching(
+            patterns in proptest::collection::vec(
+                proptest::collection::vec(proptest::sample::select(vec!["a", "b", "*", ">"]), 1..4),
+                1..12,
+            ),
+            names in proptest::collection::vec(
+                proptest::collection::vec(proptest::sample::select(vec!["a", "b", "c"]), 1..5),
+                1..12,
+            ),
+            remove in 0usize..12,
+        ) {
+            let mut index = WildcardIndex::default();
+            let all: Vec<Wildcard> = patterns
+                .iter()
+                .enumerate()
+                .map(|(i, p)| wildcard(&p.join("."), &format!("target-{}", i % 4)))
+                .collect();
+            for w in &all {
+                index.insert(w.clone());
+            }
+            let gone = Destination::topic(format!("target-{}", remove % 4));
+            let removed = index.remove(&gone);
+            proptest::prop_assert_eq!(
+                removed.len(),
+                all.iter().filter(|w| w.target == gone).count()
+            );
+            proptest::prop_assert_eq!(index.len(), all.len() - removed.len());
+            for name in &names {
+                let name = name.join(".");
+                let topic = Destination::topic(name.as_str());
+                let mut found: Vec<String> = index
+                    .matching(&name)
+                    .iter()
+                    .map(|w| format!("{} {}", w.pattern.segments().join("."), w.target))
+                    .collect();
+                let mut expected: Vec<String> = all
+                    .iter()
+                    .filter(|w| w.target != gone && w.pattern.matches(&topic))
+                    .map(|w| format!("{} {}", w.pattern.segments().join("."), w.target))
+                    .collect();
+                found.sort();
+                expected.sort();
+                proptest::prop_assert_eq!(found, expected, "topic {}", name);
+            }
+        }
     }
 
     #[test]

@@ -84,6 +84,24 @@ pub fn parse_destination(conn: &Connection, s: &str) -> Result<Destination, Stom
     Ok(Destination::new(kind, name))
 }
 
+/// Parses a `destination` header that may be a composite (`/queue/a,/topic/b`): each part as
+/// [`parse_destination`], except that a part without a `/` prefix takes the kind of the first
+/// part, as in ActiveMQ (`/topic/a,b` is two topics).
+pub fn parse_destinations(conn: &Connection, s: &str) -> Result<Vec<Destination>, StompError> {
+    let mut out: Vec<Destination> = Vec::new();
+    for part in s.split(',').map(str::trim) {
+        let d = match out.first() {
+            Some(first) if !part.starts_with('/') && !part.is_empty() => match first.kind() {
+                DestinationKind::Topic => Destination::new(DestinationKind::Topic, part),
+                _ => parse_destination(conn, part)?,
+            },
+            _ => parse_destination(conn, part)?,
+        };
+        out.push(d);
+    }
+    Ok(out)
+}
+
 /// Renders a destination as this connection's client should see it.
 pub fn render_destination(conn: &Connection, d: &Destination) -> String {
     match d.kind() {
@@ -321,6 +339,26 @@ mod tests {
         Broker::new(CoreConfig::default(), Arc::new(MemStore::new()))
             .expect("broker")
             .connect()
+    }
+
+    #[tokio::test]
+    async fn composite_parts_without_prefix_take_the_first_parts_kind() {
+        let conn = connection();
+        let parse = |s| parse_destinations(&conn, s).unwrap();
+        assert_eq!(
+            parse("/topic/a,b, /queue/c"),
+            [
+                Destination::topic("a"),
+                Destination::topic("b"),
+                Destination::queue("c")
+            ]
+        );
+        assert_eq!(
+            parse("/queue/a,b"),
+            [Destination::queue("a"), Destination::queue("b")]
+        );
+        assert_eq!(parse("/topic/x"), [Destination::topic("x")]);
+        assert!(parse_destinations(&conn, "/queue/a,").is_err());
     }
 
     fn send(headers: &[(&str, &str)]) -> Frame {

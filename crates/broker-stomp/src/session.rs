@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 use broker_core::{Connection, ConsumerId, ConsumerSpec, CoreError, Delivery, DeliveryTag};
 use stomp_codec::{heart_beat_period, Command, Frame, Version};
 
-use crate::mapping::{browse_end_frame, message_frame, message_from_send, parse_destination};
+use crate::mapping::{
+    browse_end_frame, message_frame, message_from_send, parse_destination, parse_destinations,
+};
 use crate::StompError;
 use jms_model::Selector;
 
@@ -438,10 +440,7 @@ impl StompSession {
     async fn on_send(&mut self, frame: Frame, tx: Option<String>) -> Result<(), StompError> {
         let names = Self::require(&frame, "destination")?;
         // A composite destination (ActiveMQ): `/queue/a,/topic/b` sends to each.
-        let dests = names
-            .split(',')
-            .map(|n| parse_destination(&self.conn, n.trim()))
-            .collect::<Result<Vec<_>, _>>()?;
+        let dests = parse_destinations(&self.conn, names)?;
         let confirm = frame.headers.receipt().is_some();
         let msg = message_from_send(
             &mut self.conn,
@@ -558,10 +557,7 @@ impl StompSession {
         }
         // A composite destination (ActiveMQ): one consumer per destination, each with the
         // subscription's options, behind one subscription id.
-        let destinations = dest_name
-            .split(',')
-            .map(|n| parse_destination(&self.conn, n.trim()))
-            .collect::<Result<Vec<_>, _>>()?;
+        let destinations = parse_destinations(&self.conn, dest_name)?;
         let spec = |destination| ConsumerSpec {
             destination,
             prefetch,
