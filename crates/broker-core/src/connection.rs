@@ -1,6 +1,6 @@
 //! A client connection's view of the broker: what protocol adapters call.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
@@ -60,7 +60,9 @@ pub struct Connection {
     cache: HashMap<Destination, Mailbox>,
     consumers: HashMap<ConsumerId, ConsumerEntry>,
     txs: HashMap<String, Vec<TxOp>>,
-    temps: Vec<Destination>,
+    /// Temporary destinations this connection created (a set: a connection with many
+    /// wildcard subscriptions has one per subscription, and a list made each new one O(n)).
+    temps: HashSet<Destination>,
     temp_prefix: String,
     /// Wildcard subscriptions: consumer → the temporary topic the matching topics copy to.
     wildcards: HashMap<ConsumerId, Destination>,
@@ -86,7 +88,7 @@ impl Connection {
             cache: HashMap::new(),
             consumers: HashMap::new(),
             txs: HashMap::new(),
-            temps: Vec::new(),
+            temps: HashSet::new(),
             temp_prefix,
             wildcards: HashMap::new(),
             next_wildcard: 0,
@@ -152,7 +154,7 @@ impl Connection {
             }
         }
         if found.owner == Some(self.id) && !self.temps.contains(dest) {
-            self.temps.push(dest.clone());
+            self.temps.insert(dest.clone());
         }
         if self.cache.len() >= CACHE_LIMIT {
             self.cache.clear();
@@ -360,7 +362,7 @@ impl Connection {
             &format!("wildcard-{}", self.next_wildcard),
         );
         let found = self.broker.lookup(&target, Lookup::Create(Some(self.id)))?;
-        self.temps.push(target.clone());
+        self.temps.insert(target.clone());
         let wired = self
             .broker
             .add_wildcard(spec.destination.name(), &target, found, None, None);
@@ -528,7 +530,7 @@ impl Connection {
             .ok_or(CoreError::UnknownConsumer)?;
         if let Some(target) = self.wildcards.remove(&id) {
             self.broker.remove_wildcard(&target);
-            self.temps.retain(|t| *t != target);
+            self.temps.remove(&target);
             if let Some(tx) = self.broker.remove(&target) {
                 let _ = tx.send(Command::Delete).await;
             }
@@ -844,7 +846,7 @@ struct Cleanup {
     broker: Broker,
     conn: ConnectionId,
     consumers: Vec<(ConsumerId, mpsc::Sender<Command>)>,
-    temps: Vec<Destination>,
+    temps: HashSet<Destination>,
     wildcards: Vec<Destination>,
     orphans: Vec<Destination>,
 }
