@@ -184,6 +184,14 @@ async fn browsing_a_queue_sees_its_messages_and_leaves_them() {
     let seen = br.recv_messages(2).await;
     assert_eq!(seen[0].body_str(), "m1");
     assert_eq!(seen[1].must("browser"), "end");
+    // As ActiveMQ usually orders them: the RECEIPT first, then the browse.
+    br.send(&frame!(Subscribe, "id" => "b3", "destination" => dest.as_str(), "browser" => "true", "receipt" => "r-b3"))
+        .await;
+    let first = br.recv().await;
+    first.assert_command(Command::Receipt);
+    assert_eq!(first.must("receipt-id"), "r-b3");
+    let seen = br.recv_messages(4).await;
+    assert_eq!(seen[3].must("browser"), "end");
     // Nothing was consumed.
     let mut c = broker.connected("1.2").await;
     c.subscribe("s", &dest, "auto").await;

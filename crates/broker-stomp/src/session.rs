@@ -141,6 +141,9 @@ pub struct StompSession {
     by_consumer: HashMap<ConsumerId, String>,
     /// Browser subscriptions (`browser:true`): already answered, kept so UNSUBSCRIBE works.
     browsers: HashSet<String>,
+    /// Frames that follow the current frame's RECEIPT (a browse's MESSAGEs: ActiveMQ confirms
+    /// the SUBSCRIBE before it sends them).
+    after_receipt: Vec<Outgoing>,
     /// CONNECT `client-id`: names this client's durable subscriptions.
     client_id: Option<String>,
     /// ACK/NACKs staged per open transaction: the deliveries stay tracked (and can be
@@ -167,6 +170,7 @@ impl StompSession {
             subs: HashMap::new(),
             by_consumer: HashMap::new(),
             browsers: HashSet::new(),
+            after_receipt: Vec::new(),
             client_id: None,
             tx_acks: HashMap::new(),
             created: now,
@@ -287,11 +291,15 @@ impl StompSession {
                         ));
                     }
                 }
+                self.outbox.extend(self.after_receipt.drain(..));
                 if command == Command::Disconnect {
                     self.state = State::Closing;
                 }
             }
-            Err(e) => self.fail(e, receipt),
+            Err(e) => {
+                self.after_receipt.clear();
+                self.fail(e, receipt)
+            }
         }
     }
 
@@ -631,9 +639,9 @@ impl StompSession {
                 redeliveries,
             };
             let frame = message_frame(&self.conn, &d, &id, false);
-            self.outbox.push_back(Outgoing::Frame(frame));
+            self.after_receipt.push(Outgoing::Frame(frame));
         }
-        self.outbox.push_back(Outgoing::Frame(browse_end_frame(
+        self.after_receipt.push(Outgoing::Frame(browse_end_frame(
             &self.conn,
             &destination,
             &id,
