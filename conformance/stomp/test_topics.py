@@ -209,3 +209,26 @@ def test_durable_subscription_without_client_id_works_while_connected(clients):
     p = clients("1.2")
     p.send(t, "hello", receipt=unique("r"))
     assert c.listener.next_message().body == "hello"
+
+
+def test_wildcard_queue_subscription_consumes_from_matching_queues(clients):
+    """`/queue/<base>.>` consumes from every queue below <base>, including queues created
+    after the SUBSCRIBE, each MESSAGE naming its queue."""
+    base = "ferromq.conformance." + unique("wq")
+    c = clients("1.2")
+    c.subscribe(f"/queue/{base}.>", ack="client-individual")
+    p = clients("1.2")
+    p.send(f"/queue/{base}.a", "a", receipt=unique("r"))
+    p.send(f"/queue/{base}.b.c", "bc", receipt=unique("r"))
+    p.send(f"/queue/other.{base}", "not-matching", receipt=unique("r"))
+    got = c.listener.wait_messages(2)
+    assert {m.body: m.headers["destination"] for m in got} == {
+        "a": f"/queue/{base}.a", "bc": f"/queue/{base}.b.c"}
+    for m in got:
+        c.ack(m)
+    time.sleep(0.3)
+    assert len(c.listener.bodies()) == 2
+    # The unmatched queue still has its message for its own consumer.
+    o = clients("1.2")
+    o.subscribe(f"/queue/other.{base}")
+    assert o.listener.next_message().body == "not-matching"

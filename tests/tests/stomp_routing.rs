@@ -346,3 +346,37 @@ async fn virtual_topics_wildcards_and_composite_destinations() {
     assert_eq!(bodies(&drain(&mut qc).await), ["both"]);
     assert_eq!(bodies(&drain(&mut wild).await), ["both"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wildcard_queue_subscription_takes_from_existing_and_new_queues() {
+    let broker = TestBroker::start().await;
+    let base = unique("wq");
+    let mut p = broker.connected("1.2").await;
+    p.send_msg(&format!("/queue/{base}.early"), "early", &[])
+        .await;
+    let mut c = broker.connected("1.2").await;
+    c.subscribe("w", &format!("/queue/{base}.*"), "client")
+        .await;
+    let m = c.recv_message().await;
+    assert_eq!(m.body_str(), "early");
+    assert_eq!(m.must("destination"), format!("/queue/{base}.early"));
+    p.send_msg(&format!("/queue/{base}.late"), "late", &[]).await;
+    p.send_msg(&format!("/queue/{base}.too.deep"), "deep", &[])
+        .await;
+    let m = c.recv_message().await;
+    assert_eq!(m.body_str(), "late");
+    assert_eq!(m.must("subscription"), "w");
+    assert!(drain(&mut c).await.is_empty(), "`*` is one level");
+    // One cumulative ACK covers both queues; after UNSUBSCRIBE nothing more arrives.
+    c.ack(&m).await;
+    c.unsubscribe("w").await;
+    p.send_msg(&format!("/queue/{base}.later"), "later", &[])
+        .await;
+    assert!(drain(&mut c).await.is_empty());
+    c.disconnect().await;
+    let mut check = broker.connected("1.2").await;
+    check
+        .subscribe("x", &format!("/queue/{base}.early,/queue/{base}.late"), "auto")
+        .await;
+    assert!(drain(&mut check).await.is_empty(), "both were acknowledged");
+}

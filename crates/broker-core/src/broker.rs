@@ -100,6 +100,10 @@ pub(crate) struct Inner {
     wildcards: Mutex<crate::routing::WildcardIndex>,
     /// Names of the topics created so far, for wildcard subscriptions.
     topic_tree: Mutex<crate::routing::TopicTree>,
+    /// The (non-temporary) queue names, for wildcard queue consumers.
+    queue_tree: Mutex<crate::routing::TopicTree>,
+    /// Wildcard queue consumers, told about matching queues created later.
+    queue_watchers: Mutex<crate::routing::QueueWatchers>,
     next_connection: AtomicU64,
     next_consumer: AtomicU64,
     /// Prefix of message ids and temporary destination names, unique per broker run.
@@ -150,6 +154,8 @@ impl Broker {
                 client_ids: Mutex::new(HashMap::new()),
                 wildcards: Mutex::new(Default::default()),
                 topic_tree: Mutex::new(crate::routing::TopicTree::default()),
+                queue_tree: Mutex::new(crate::routing::TopicTree::default()),
+                queue_watchers: Mutex::new(Default::default()),
                 next_connection: AtomicU64::new(1),
                 next_consumer: AtomicU64::new(1),
                 id_prefix,
@@ -296,6 +302,22 @@ impl Broker {
     pub(crate) fn wildcards(&self) -> std::sync::MutexGuard<'_, crate::routing::WildcardIndex> {
         self.inner
             .wildcards
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn queue_tree(&self) -> std::sync::MutexGuard<'_, crate::routing::TopicTree> {
+        self.inner
+            .queue_tree
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn queue_watchers(
+        &self,
+    ) -> std::sync::MutexGuard<'_, crate::routing::QueueWatchers> {
+        self.inner
+            .queue_watchers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
     }

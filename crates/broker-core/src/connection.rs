@@ -14,7 +14,7 @@ use crate::record::{self, Placement};
 use crate::schedule;
 use crate::{
     Broker, ConnectionId, ConsumerId, ConsumerSpec, CoreError, Delivery, DeliveryTag, Destination,
-    DestinationKind, DestinationPolicy, Message,
+    DestinationKind, DestinationPolicy, Message, WatchId,
 };
 
 /// A destination's mailbox with the policy its messages are placed by.
@@ -40,6 +40,16 @@ enum TxOp {
         id: ConsumerId,
         tag: DeliveryTag,
     },
+}
+
+/// New-queue events waiting for a connection's wildcard queue consumers (more wait in tasks).
+const WATCH_EVENTS: usize = 64;
+
+/// A wildcard queue consumer.
+#[derive(Debug)]
+struct Watch {
+    spec: ConsumerSpec,
+    queues: HashSet<Destination>,
 }
 
 #[derive(Debug)]
@@ -70,6 +80,14 @@ pub struct Connection {
     next_message: u64,
     /// The client id this connection claimed.
     client_id: Option<String>,
+    /// Wildcard queue consumers: what each subscribes with, and the queues it covers.
+    watches: HashMap<WatchId, Watch>,
+    next_watch: u64,
+    /// New matching queues for the watches (see [`Broker::wire_new`]).
+    events_tx: mpsc::Sender<(WatchId, Destination)>,
+    events_rx: mpsc::Receiver<(WatchId, Destination)>,
+    /// Consumers the watches gained, not yet taken by the adapter.
+    added: Vec<(WatchId, ConsumerId)>,
     /// Durable subscriptions made without a client id: removed at close.
     orphans: Vec<Destination>,
     closed: bool,
@@ -80,6 +98,7 @@ impl Connection {
         let (deliveries_tx, deliveries_rx) =
             mpsc::channel(broker.inner.cfg.delivery_channel_capacity);
         let temp_prefix = format!("ID:{}-{}:", broker.inner.id_prefix, id.0);
+        let (events_tx, events_rx) = mpsc::channel(WATCH_EVENTS);
         Self {
             broker,
             id,
@@ -94,6 +113,11 @@ impl Connection {
             next_wildcard: 0,
             next_message: 1,
             client_id: None,
+            watches: HashMap::new(),
+            next_watch: 0,
+            events_tx,
+            events_rx,
+            added: Vec::new(),
             orphans: Vec::new(),
             closed: false,
         }
@@ -342,8 +366,119 @@ impl Connection {
         }
     }
 
-    /// Starts a consumer; deliveries for it arrive through [`Connection::recv`].
+    /// A wildcard queue consumer (`orders.>` on queues, as ActiveMQ): one consumer on every
+    /// matching queue, with `spec`'s options, competing with the other consumers of each.
+    /// Returns the consumers on the queues that exist now; those on matching queues created
+    /// later are reported by [`Connection::take_added_consumers`] under the returned id
+    /// before any of their deliveries is returned by [`Connection::recv`].
+    pub async fn subscribe_queue_wildcard(
+        &mut self,
+        spec: ConsumerSpec,
+    ) -> Result<(WatchId, Vec<ConsumerId>), CoreError> {
+        if spec.destination.kind() != DestinationKind::Queue
+            || !crate::routing::is_wildcard(spec.destination.name())
+        {
+            return Err(CoreError::InvalidSubscription(format!(
+                "{} is not a wildcard queue",
+                spec.destination
+            )));
+        }
+        self.next_watch += 1;
+        let watch = WatchId(self.next_watch);
+        let existing = self.broker.watch_queues(
+            self.id,
+            watch,
+            spec.destination.name(),
+            self.events_tx.clone(),
+        );
+        self.watches.insert(
+            watch,
+            Watch {
+                spec: spec.clone(),
+                queues: existing.iter().cloned().collect(),
+            },
+        );
+        let mut consumers = Vec::with_capacity(existing.len());
+        for queue in existing {
+            match self
+                .subscribe_to(ConsumerSpec {
+                    destination: queue,
+                    ..spec.clone()
+                })
+                .await
+            {
+                Ok(id) => consumers.push(id),
+                Err(e) => {
+                    self.unwatch(watch);
+                    for id in consumers {
+                        let _ = self.unsubscribe(id).await;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok((watch, consumers))
+    }
+
+    /// Ends a wildcard queue consumer's growth; its consumers end with
+    /// [`Connection::unsubscribe`] (take the added ones first).
+    pub fn unwatch(&mut self, watch: WatchId) {
+        if self.watches.remove(&watch).is_some() {
+            self.broker.unwatch_queues(self.id, watch);
+        }
+    }
+
+    /// Consumers that wildcard queue consumers gained on newly created queues.
+    pub fn take_added_consumers(&mut self) -> Vec<(WatchId, ConsumerId)> {
+        std::mem::take(&mut self.added)
+    }
+
+    /// A matching queue was created: the watch's consumer joins it. Synchronous (the
+    /// Subscribe is queued, not awaited), so [`Connection::recv`] stays cancel-safe.
+    fn on_new_queue(&mut self, watch: WatchId, queue: Destination) {
+        let Some(w) = self.watches.get_mut(&watch) else {
+            return;
+        };
+        if !w.queues.insert(queue.clone()) {
+            return;
+        }
+        let Ok(found) = self.broker.lookup(&queue, Lookup::Existing) else {
+            return;
+        };
+        let spec = &w.spec;
+        let id = self.broker.next_consumer_id();
+        let reg = Register {
+            id,
+            conn: self.id,
+            tx: self.deliveries_tx.clone(),
+            prefetch: spec.prefetch.max(1),
+            no_local: spec.no_local,
+            max_pending: spec
+                .max_pending
+                .unwrap_or(self.broker.inner.cfg.topic_pending_limit),
+            opts: SlotOptions {
+                selector: spec.selector.clone(),
+                exclusive: spec.exclusive,
+                priority: spec.priority,
+            },
+        };
+        let (reply, _) = oneshot::channel();
+        crate::actor::send_without_waiting(&found.tx, Command::Subscribe { reg, reply });
+        self.consumers.insert(id, ConsumerEntry { tx: found.tx });
+        self.added.push((watch, id));
+    }
+
+    /// Starts a consumer; deliveries for it arrive through [`Connection::recv`]. A wildcard
+    /// queue needs [`Connection::subscribe_queue_wildcard`] instead.
     pub async fn subscribe(&mut self, spec: ConsumerSpec) -> Result<ConsumerId, CoreError> {
+        if spec.destination.kind() == DestinationKind::Queue
+            && crate::routing::is_wildcard(spec.destination.name())
+        {
+            return Err(CoreError::InvalidSubscription(
+                "a wildcard queue consumer has a consumer per queue: subscribe_queue_wildcard"
+                    .into(),
+            ));
+        }
         if spec.destination.kind() == DestinationKind::Topic
             && crate::routing::is_wildcard(spec.destination.name())
         {
@@ -791,11 +926,20 @@ impl Connection {
 
     /// The next delivery for any of this connection's consumers. Cancel-safe.
     pub async fn recv(&mut self) -> Option<Delivery> {
-        self.deliveries_rx.recv().await
+        loop {
+            tokio::select! {
+                biased;
+                Some((watch, queue)) = self.events_rx.recv() => self.on_new_queue(watch, queue),
+                d = self.deliveries_rx.recv() => return d,
+            }
+        }
     }
 
     /// A delivery if one is ready.
     pub fn try_recv(&mut self) -> Option<Delivery> {
+        while let Ok((watch, queue)) = self.events_rx.try_recv() {
+            self.on_new_queue(watch, queue);
+        }
         self.deliveries_rx.try_recv().ok()
     }
 
@@ -818,6 +962,9 @@ impl Connection {
     fn take_cleanup(&mut self) -> Cleanup {
         self.txs.clear();
         self.release_client_id();
+        for watch in std::mem::take(&mut self.watches).into_keys() {
+            self.broker.unwatch_queues(self.id, watch);
+        }
         Cleanup {
             broker: self.broker.clone(),
             conn: self.id,

@@ -6,6 +6,11 @@ use crate::Destination;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConsumerId(pub u64);
 
+/// A wildcard queue consumer of one connection ([`crate::Connection::subscribe_queue_wildcard`]):
+/// its consumers on matching queues created later are reported under this id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WatchId(pub u64);
+
 /// Process-unique id of a client connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnectionId(pub u64);

@@ -36,7 +36,7 @@ mod select;
 pub use actor::DestinationStats;
 pub use broker::{Broker, CoreConfig};
 pub use connection::Connection;
-pub use consumer::{ConnectionId, ConsumerId, ConsumerSpec};
+pub use consumer::{ConnectionId, ConsumerId, ConsumerSpec, WatchId};
 pub use destination::{Destination, DestinationKind};
 pub use error::CoreError;
 pub use message::{BodyKind, Delivery, DeliveryTag, Message, Schedule, DEFAULT_PRIORITY};

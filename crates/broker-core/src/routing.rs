@@ -13,7 +13,9 @@ use tokio::sync::oneshot;
 
 use crate::actor::{send_without_waiting, Command, Forward};
 use crate::broker::{Found, Lookup};
-use crate::{Broker, ConnectionId, CoreError, Destination, DestinationKind, DestinationPattern};
+use crate::{
+    Broker, ConnectionId, CoreError, Destination, DestinationKind, DestinationPattern, WatchId,
+};
 
 /// Prefix of the queues that hold durable subscriptions.
 pub const DURABLE_QUEUE_PREFIX: &str = "ActiveMQ.Durable.";
@@ -95,48 +97,83 @@ impl TopicTree {
     }
 }
 
-/// The wildcard subscriptions, as a tree of their patterns' segments, so a new topic finds
-/// the subscriptions covering it by walking its own name (O(name length x `*` branches))
-/// instead of testing every pattern (O(subscriptions) per new topic, quadratic when
-/// subscriptions and topics grow together).
-#[derive(Debug, Default)]
-pub(crate) struct WildcardIndex {
-    root: PatternNode,
-    /// Each target's patterns, for removal.
-    by_target: HashMap<Destination, Vec<DestinationPattern>>,
+/// Values registered under ActiveMQ wildcard patterns (wildcard topic subscriptions, wildcard
+/// queue consumers), as a tree of the patterns' segments, so a new destination finds the
+/// patterns covering it by walking its own name (O(name length x `*` branches)) instead of
+/// testing every pattern (O(patterns) per new destination, quadratic when patterns and
+/// destinations grow together). `K` identifies a registration for removal.
+#[derive(Debug)]
+pub(crate) struct PatternIndex<K, V> {
+    root: PatternNode<K, V>,
+    by_key: HashMap<K, Vec<DestinationPattern>>,
 }
 
-#[derive(Debug, Default)]
-struct PatternNode {
+/// Wildcard topic subscriptions, by target.
+pub(crate) type WildcardIndex = PatternIndex<Destination, Wildcard>;
+
+/// Wildcard queue consumers, by connection and watch.
+pub(crate) type QueueWatchers = PatternIndex<(ConnectionId, WatchId), QueueWatcher>;
+
+/// Where a wildcard queue consumer hears of a new matching queue.
+#[derive(Debug, Clone)]
+pub(crate) struct QueueWatcher {
+    pub(crate) watch: WatchId,
+    /// One event per queue created while the consumer exists: it must not be dropped (the
+    /// consumer would miss the queue) nor block the creating task, so a full channel hands
+    /// the event to a task.
+    pub(crate) tx: tokio::sync::mpsc::Sender<(WatchId, Destination)>,
+}
+
+impl<K, V> Default for PatternIndex<K, V> {
+    fn default() -> Self {
+        Self {
+            root: PatternNode::default(),
+            by_key: HashMap::new(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct PatternNode<K, V> {
     /// Next segment: a literal name or `*`.
-    children: HashMap<String, PatternNode>,
+    children: HashMap<String, PatternNode<K, V>>,
     /// Patterns that end here.
-    ends: Vec<Wildcard>,
+    ends: Vec<(K, V)>,
     /// Patterns whose next segment is `>`: they cover this name and everything below it.
-    below: Vec<Wildcard>,
+    below: Vec<(K, V)>,
 }
 
-impl WildcardIndex {
-    pub(crate) fn insert(&mut self, w: Wildcard) {
-        self.by_target
-            .entry(w.target.clone())
+impl<K, V> Default for PatternNode<K, V> {
+    fn default() -> Self {
+        Self {
+            children: HashMap::new(),
+            ends: Vec::new(),
+            below: Vec::new(),
+        }
+    }
+}
+
+impl<K: Clone + Eq + std::hash::Hash, V: Clone> PatternIndex<K, V> {
+    pub(crate) fn insert(&mut self, pattern: &DestinationPattern, key: K, value: V) {
+        self.by_key
+            .entry(key.clone())
             .or_default()
-            .push(w.pattern.clone());
+            .push(pattern.clone());
         let mut node = &mut self.root;
-        for seg in w.pattern.segments() {
+        for seg in pattern.segments() {
             if seg == ">" {
-                node.below.push(w);
+                node.below.push((key, value));
                 return;
             }
             node = node.children.entry(seg.clone()).or_default();
         }
-        node.ends.push(w);
+        node.ends.push((key, value));
     }
 
-    /// Removes (and returns) the subscriptions copying to `target`.
-    pub(crate) fn remove(&mut self, target: &Destination) -> Vec<Wildcard> {
+    /// Removes (and returns) the values registered under `key`.
+    pub(crate) fn remove(&mut self, key: &K) -> Vec<V> {
         let mut removed = Vec::new();
-        'patterns: for pattern in self.by_target.remove(target).unwrap_or_default() {
+        'patterns: for pattern in self.by_key.remove(key).unwrap_or_default() {
             let mut node = &mut self.root;
             let mut below = false;
             for seg in pattern.segments() {
@@ -156,26 +193,26 @@ impl WildcardIndex {
             };
             let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(list)
                 .into_iter()
-                .partition(|w| &w.target == target);
+                .partition(|(k, _)| k == key);
             *list = kept;
-            removed.extend(gone);
+            removed.extend(gone.into_iter().map(|(_, v)| v));
         }
-        // Emptied branches stay; topic names are few compared to messages.
+        // Emptied branches stay; destination names are few compared to messages.
         removed
     }
 
-    /// The subscriptions whose pattern matches topic `name`.
-    pub(crate) fn matching(&self, name: &str) -> Vec<Wildcard> {
+    /// The values whose pattern matches the destination name `name`.
+    pub(crate) fn matching(&self, name: &str) -> Vec<V> {
         let segments: Vec<&str> = name.split('.').collect();
         let mut out = Vec::new();
         Self::walk(&self.root, &segments, &mut out);
         out
     }
 
-    fn walk(node: &PatternNode, rest: &[&str], out: &mut Vec<Wildcard>) {
-        out.extend(node.below.iter().cloned());
+    fn walk(node: &PatternNode<K, V>, rest: &[&str], out: &mut Vec<V>) {
+        out.extend(node.below.iter().map(|(_, v)| v.clone()));
         let Some((first, rest)) = rest.split_first() else {
-            out.extend(node.ends.iter().cloned());
+            out.extend(node.ends.iter().map(|(_, v)| v.clone()));
             return;
         };
         if let Some(child) = node.children.get(*first) {
@@ -190,7 +227,7 @@ impl WildcardIndex {
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.by_target.values().map(Vec::len).sum()
+        self.by_key.values().map(Vec::len).sum()
     }
 }
 
@@ -248,6 +285,24 @@ impl Broker {
     /// topic's forward; a new topic gets the forwards of the virtual topic consumer queues
     /// and wildcard subscriptions it matches. Runs after the registry lock is released.
     pub(crate) fn wire_new(&self, dest: &Destination, found: &Found) {
+        // Durable subscriptions' queues are topic state (not queues in ActiveMQ): no
+        // wildcard queue consumer may take from them.
+        if dest.kind() == DestinationKind::Queue && !dest.name().starts_with(DURABLE_QUEUE_PREFIX) {
+            self.queue_tree().insert(dest.name());
+            let watchers = self.queue_watchers().matching(dest.name());
+            for w in watchers {
+                match w.tx.try_send((w.watch, dest.clone())) {
+                    // A closed receiver is a connection that is going; its cleanup
+                    // unregisters.
+                    Ok(()) | Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {}
+                    Err(tokio::sync::mpsc::error::TrySendError::Full(event)) => {
+                        tokio::spawn(async move {
+                            let _ = w.tx.send(event).await;
+                        });
+                    }
+                }
+            }
+        }
         if let Some(topic) = virtual_topic_of(dest) {
             if let Ok(t) = self.lookup(&topic, Lookup::Create(None)) {
                 add_forward(&t, dest, found, None, None, true);
@@ -473,13 +528,17 @@ impl Broker {
         // each wildcard SUBSCRIBE O(all destinations), the subscriptions' own temporary
         // topics included (found by the wildcard-fanout benchmark).
         let topics = self.topics_matching(&pattern);
-        self.wildcards().insert(Wildcard {
-            pattern,
-            target: target.clone(),
-            found: found.clone(),
-            selector: selector.clone(),
-            no_local: no_local.clone(),
-        });
+        self.wildcards().insert(
+            &pattern,
+            target.clone(),
+            Wildcard {
+                pattern: pattern.clone(),
+                target: target.clone(),
+                found: found.clone(),
+                selector: selector.clone(),
+                no_local: no_local.clone(),
+            },
+        );
         let mut confirmations = Vec::with_capacity(topics.len());
         for (_, t) in topics {
             let (reply, done) = oneshot::channel();
@@ -493,6 +552,28 @@ impl Broker {
             confirmations.push(done);
         }
         confirmations
+    }
+
+    /// Registers a wildcard queue consumer: queues matching `pattern` created from now on
+    /// are sent to `tx`. Returns the matching queues that exist (one created meanwhile may be
+    /// both returned and sent; the consumer ignores the second).
+    pub(crate) fn watch_queues(
+        &self,
+        conn: ConnectionId,
+        watch: WatchId,
+        pattern: &str,
+        tx: tokio::sync::mpsc::Sender<(WatchId, Destination)>,
+    ) -> Vec<Destination> {
+        let pattern = DestinationPattern::queue(pattern);
+        self.queue_watchers()
+            .insert(&pattern, (conn, watch), QueueWatcher { watch, tx });
+        let names = self.queue_tree().matching(&pattern);
+        names.into_iter().map(Destination::queue).collect()
+    }
+
+    /// Forgets a wildcard queue consumer.
+    pub(crate) fn unwatch_queues(&self, conn: ConnectionId, watch: WatchId) {
+        self.queue_watchers().remove(&(conn, watch));
     }
 
     /// The existing topics `pattern` covers, with their mailboxes: O(matches), not
@@ -624,7 +705,7 @@ mod tests {
                 .map(|(i, p)| wildcard(&p.join("."), &format!("target-{}", i % 4)))
                 .collect();
             for w in &all {
-                index.insert(w.clone());
+                index.insert(&w.pattern, w.target.clone(), w.clone());
             }
             let gone = Destination::topic(format!("target-{}", remove % 4));
             let removed = index.remove(&gone);

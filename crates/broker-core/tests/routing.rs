@@ -752,3 +752,83 @@ async fn a_durable_subscription_without_client_id_ends_with_its_connection() {
     s.close().await;
     assert_eq!(durable_queues(&b), 0, "nobody can resume it, so it is gone");
 }
+
+#[tokio::test]
+async fn wildcard_queue_consumer_takes_from_existing_and_new_queues() {
+    let b = broker();
+    let mut p = b.connect();
+    put(&mut p, &Destination::queue("orders.eu"), "eu-1", &[]).await;
+    put(&mut p, &Destination::queue("invoices.eu"), "invoice", &[]).await;
+    // A durable subscription's queue is not a queue to wildcard consumers.
+    let mut d = b.connect();
+    d.claim_client_id("c").unwrap();
+    d.subscribe_durable("s", ConsumerSpec::new(Destination::topic("orders.t"), 1))
+        .await
+        .unwrap();
+    let mut c = b.connect();
+    let (watch, initial) = c
+        .subscribe_queue_wildcard(ConsumerSpec::new(Destination::queue("orders.>"), 10))
+        .await
+        .unwrap();
+    assert_eq!(initial.len(), 1, "one matching queue exists");
+    let got = recv(&mut c).await;
+    assert_eq!(body(&got), "eu-1");
+    assert_eq!(got.message.destination, Destination::queue("orders.eu"));
+    c.ack(got.consumer, got.tag, false, None, false)
+        .await
+        .unwrap();
+    // A queue created later joins; its consumer is reported before its first delivery.
+    put(&mut p, &Destination::queue("orders.us.west"), "us-1", &[]).await;
+    let got = recv(&mut c).await;
+    assert_eq!(body(&got), "us-1");
+    let added = c.take_added_consumers();
+    assert_eq!(added.len(), 1);
+    assert_eq!(added[0], (watch, got.consumer));
+    assert!(!initial.contains(&got.consumer));
+    // It competes with the queue's own consumers (prefetch 1 each, round robin).
+    let mut own = b.connect();
+    let oid = own
+        .subscribe(ConsumerSpec::new(Destination::queue("orders.eu"), 1))
+        .await
+        .unwrap();
+    c.ack(got.consumer, got.tag, false, None, false)
+        .await
+        .unwrap();
+    for i in 0..4 {
+        put(
+            &mut p,
+            &Destination::queue("orders.eu"),
+            &format!("eu-{i}"),
+            &[],
+        )
+        .await;
+    }
+    let mine = take(&mut own, oid, 1).await;
+    assert_eq!(mine.len(), 1);
+    // The own consumer holds one unacknowledged; the wildcard consumer gets the other three.
+    let mut theirs = Vec::new();
+    for _ in 0..3 {
+        theirs.push(body(&recv(&mut c).await).to_owned());
+    }
+    assert!(!theirs.contains(&mine[0]));
+    // Unwatched: later queues are not joined; the existing consumers go with unsubscribe.
+    c.unwatch(watch);
+    for id in initial.iter().chain([&added[0].1]) {
+        c.unsubscribe(*id).await.unwrap();
+    }
+    put(&mut p, &Destination::queue("orders.asia"), "asia", &[]).await;
+    nothing(&mut c).await;
+    assert!(c.take_added_consumers().is_empty());
+    // Invoices and the durable subscription's queue were never taken.
+    let mut inv = b.connect();
+    let iid = inv
+        .subscribe(ConsumerSpec::new(Destination::queue("invoices.eu"), 1))
+        .await
+        .unwrap();
+    assert_eq!(take(&mut inv, iid, 1).await, ["invoice"]);
+    // A plain subscribe() refuses a wildcard queue.
+    assert!(c
+        .subscribe(ConsumerSpec::new(Destination::queue("orders.*"), 1))
+        .await
+        .is_err());
+}

@@ -13,7 +13,9 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use broker_core::{Connection, ConsumerId, ConsumerSpec, CoreError, Delivery, DeliveryTag};
+use broker_core::{
+    Connection, ConsumerId, ConsumerSpec, CoreError, Delivery, DeliveryTag, Destination, WatchId,
+};
 use stomp_codec::{heart_beat_period, Command, Frame, Version};
 
 use crate::mapping::{
@@ -74,6 +76,8 @@ enum AckMode {
 #[derive(Debug)]
 struct Subscription {
     consumers: Vec<ConsumerId>,
+    /// Wildcard queue elements (`/queue/orders.>`): they gain consumers as queues appear.
+    watches: Vec<WatchId>,
     ack: AckMode,
     /// Unacknowledged deliveries in the order they were sent (the order a cumulative `client`
     /// ACK covers), and message id → that position.
@@ -90,9 +94,10 @@ struct Unacked {
 }
 
 impl Subscription {
-    fn new(consumers: Vec<ConsumerId>, ack: AckMode) -> Self {
+    fn new(consumers: Vec<ConsumerId>, watches: Vec<WatchId>, ack: AckMode) -> Self {
         Self {
             consumers,
+            watches,
             ack,
             unacked: BTreeMap::new(),
             by_id: HashMap::new(),
@@ -139,6 +144,7 @@ pub struct StompSession {
     outbox: VecDeque<Outgoing>,
     subs: HashMap<String, Subscription>,
     by_consumer: HashMap<ConsumerId, String>,
+    by_watch: HashMap<WatchId, String>,
     /// Browser subscriptions (`browser:true`): already answered, kept so UNSUBSCRIBE works.
     browsers: HashSet<String>,
     /// Frames that follow the current frame's RECEIPT (a browse's MESSAGEs: ActiveMQ confirms
@@ -169,6 +175,7 @@ impl StompSession {
             outbox: VecDeque::new(),
             subs: HashMap::new(),
             by_consumer: HashMap::new(),
+            by_watch: HashMap::new(),
             browsers: HashSet::new(),
             after_receipt: Vec::new(),
             client_id: None,
@@ -575,7 +582,7 @@ impl StompSession {
             exclusive,
             priority,
         };
-        let consumers = match durable {
+        let (consumers, watches) = match durable {
             // A durable subscription name makes a topic subscription durable; ActiveMQ
             // refuses it on a queue.
             Some(_) if destinations[0].kind().is_queue() => {
@@ -585,29 +592,85 @@ impl StompSession {
             }
             Some(name) if destinations[0].kind() == broker_core::DestinationKind::Topic => {
                 let spec = spec(destinations[0].clone());
-                vec![self.conn.subscribe_durable(&name, spec).await?]
+                (
+                    vec![self.conn.subscribe_durable(&name, spec).await?],
+                    Vec::new(),
+                )
             }
-            _ => {
-                let mut consumers = Vec::with_capacity(destinations.len());
-                for d in destinations {
-                    match self.conn.subscribe(spec(d)).await {
-                        Ok(c) => consumers.push(c),
-                        Err(e) => {
-                            for c in consumers {
-                                let _ = self.conn.unsubscribe(c).await;
-                            }
-                            return Err(e.into());
-                        }
-                    }
-                }
-                consumers
-            }
+            _ => self.subscribe_each(destinations, spec).await?,
         };
+        for &w in &watches {
+            self.by_watch.insert(w, id.clone());
+        }
         for &c in &consumers {
             self.by_consumer.insert(c, id.clone());
         }
-        self.subs.insert(id, Subscription::new(consumers, ack));
+        self.subs
+            .insert(id, Subscription::new(consumers, watches, ack));
         Ok(())
+    }
+
+    /// Subscribes to each destination with the options of `spec`; a wildcard queue
+    /// (`/queue/orders.>`) gets a consumer on every matching queue, also on later ones. All
+    /// or nothing.
+    async fn subscribe_each(
+        &mut self,
+        destinations: Vec<Destination>,
+        spec: impl Fn(Destination) -> ConsumerSpec,
+    ) -> Result<(Vec<ConsumerId>, Vec<WatchId>), StompError> {
+        let mut consumers = Vec::with_capacity(destinations.len());
+        let mut watches = Vec::new();
+        for d in destinations {
+            let wildcard_queue = d.kind() == broker_core::DestinationKind::Queue
+                && broker_core::is_wildcard(d.name());
+            let result = if wildcard_queue {
+                self.conn
+                    .subscribe_queue_wildcard(spec(d))
+                    .await
+                    .map(|(w, cs)| {
+                        watches.push(w);
+                        consumers.extend(cs);
+                    })
+            } else {
+                self.conn
+                    .subscribe(spec(d))
+                    .await
+                    .map(|c| consumers.push(c))
+            };
+            if let Err(e) = result {
+                for w in watches {
+                    self.conn.unwatch(w);
+                }
+                let orphans = self.absorb_added_consumers();
+                for c in consumers.into_iter().chain(orphans) {
+                    let _ = self.conn.unsubscribe(c).await;
+                }
+                return Err(e.into());
+            }
+        }
+        Ok((consumers, watches))
+    }
+
+    /// Adds the consumers wildcard queue subscriptions gained on new queues (the core
+    /// reports them before their first delivery). Those of a subscription that is gone (or
+    /// failed to start) are unsubscribed by the caller's loop or left to the connection's
+    /// cleanup.
+    fn absorb_added_consumers(&mut self) -> Vec<ConsumerId> {
+        let mut orphans = Vec::new();
+        for (watch, consumer) in self.conn.take_added_consumers() {
+            match self
+                .by_watch
+                .get(&watch)
+                .and_then(|id| self.subs.get_mut(id).map(|s| (id, s)))
+            {
+                Some((id, sub)) => {
+                    sub.consumers.push(consumer);
+                    self.by_consumer.insert(consumer, id.clone());
+                }
+                None => orphans.push(consumer),
+            }
+        }
+        orphans
     }
 
     /// A browser subscription (`browser:true`, STOMP 1.1+): the queue's messages as MESSAGE
@@ -667,8 +730,16 @@ impl StompSession {
         // UNSUBSCRIBE naming the durable subscription removes it (ActiveMQ), also from a
         // connection that is not subscribed to it.
         let durable = durable_name(frame).map(str::to_owned);
+        let orphans = self.absorb_added_consumers();
+        for c in orphans {
+            let _ = self.conn.unsubscribe(c).await;
+        }
         match self.subs.remove(&id) {
             Some(sub) => {
+                for w in sub.watches {
+                    self.by_watch.remove(&w);
+                    self.conn.unwatch(w);
+                }
                 for c in sub.consumers {
                     self.by_consumer.remove(&c);
                     self.conn.unsubscribe(c).await?;
@@ -786,6 +857,11 @@ impl StompSession {
     pub async fn handle_delivery(&mut self, d: Delivery) {
         if self.state != State::Connected {
             return;
+        }
+        if !self.by_consumer.contains_key(&d.consumer) {
+            for c in self.absorb_added_consumers() {
+                let _ = self.conn.unsubscribe(c).await;
+            }
         }
         let Some(sub_id) = self.by_consumer.get(&d.consumer) else {
             // Unsubscribed while this delivery was in flight; the core requeued it.
