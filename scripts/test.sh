@@ -3,7 +3,8 @@
 #
 # Works on a fresh Debian machine that has the Rust toolchain: installs missing system
 # packages and the conformance suite's Python packages, then runs, stopping at the first
-# failure: fmt, clippy, tests, doctests, the fuzz crate's stable check, STOMP and policy conformance.
+# failure: fmt, clippy, tests, doctests, the fuzz crate's stable check, STOMP conformance, a
+# smoke run of the benchmark tool, policy conformance.
 #
 # CARGO_TARGET_DIR defaults to $HOME/.cache/ferromq/target (outside the clone, so fresh clones
 # build warm) and is wiped when it grows past 20 GB.
@@ -82,6 +83,9 @@ stage "tests" unit_tests
 stage "doctests" cargo test --doc --workspace --locked
 stage "fuzz crate (stable check)" fuzz_check
 stage "STOMP conformance" bash conformance/stomp/run.sh
+# Smoke run of the benchmark tool (ferromq only, small counts): it starts, sends, receives
+# and reports; no figure is checked.
+stage "bench smoke" bash bench/compare.sh --quick --no-activemq
 stage "policy conformance" bash conformance/policy/run.sh
 stage "crash test (short)" bash conformance/crash/run.sh
 stage "full disk" bash conformance/diskfull/run.sh

@@ -97,6 +97,27 @@ impl Conn {
     }
 }
 
+impl Conn {
+    /// The socket as a blocking std stream, for a producer thread that paces itself with
+    /// `std::thread::sleep` (tokio's timer only has millisecond resolution). Anything the
+    /// broker sent after CONNECTED and not yet read is dropped.
+    pub fn into_std(self) -> Result<std::net::TcpStream, Error> {
+        let stream = self
+            .reader
+            .rd
+            .reunite(self.writer.wr)
+            .map_err(|e| format!("reuniting the socket halves: {e}"))?;
+        let std = stream.into_std()?;
+        std.set_nonblocking(false)?;
+        Ok(std)
+    }
+}
+
+/// Encodes frames for a blocking std socket (see [`Conn::into_std`]).
+pub fn encoder() -> StompCodec {
+    codec()
+}
+
 impl Writer {
     /// Encodes `frame` into the write buffer.
     pub fn push(&mut self, frame: &Frame) {
@@ -201,4 +222,15 @@ pub fn send_frame(dest: &Bytes, body: &Bytes, seq: u64, receipt: Option<u64>) ->
         f = f.header("receipt", r.to_string());
     }
     f.with_body(body.clone()).with_content_length()
+}
+
+/// A SEND of `body` to `dest` for the streaming workloads: `persistent` as given and the
+/// producer's timestamp (ns since the run's base instant) in `bench-ts`.
+pub fn timed_send_frame(dest: &Bytes, body: &Bytes, persistent: bool, ts_nanos: u64) -> Frame {
+    Frame::new(Command::Send)
+        .header("destination", dest.clone())
+        .header("persistent", if persistent { "true" } else { "false" })
+        .header("bench-ts", ts_nanos.to_string())
+        .with_body(body.clone())
+        .with_content_length()
 }

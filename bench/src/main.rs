@@ -5,8 +5,10 @@
 //! The other subcommands run one piece each, for ad-hoc use against any STOMP broker.
 
 mod client;
+mod compare;
 mod fanout;
 mod fsync;
+mod load;
 mod priority;
 mod process;
 mod recovery;
@@ -97,6 +99,36 @@ enum Cmd {
     /// publish and delivery rates at S and 10×S, every delivery count checked; ferromq
     /// against ActiveMQ.
     WildcardFanout(routing::FanoutArgs),
+    /// One streaming workload against any STOMP broker: a producer and S subscribers on a
+    /// queue or topic, non-persistent; closed loop (a window of unreceived messages) or, with
+    /// --rate, open loop with latency from the producer's due time.
+    Stream {
+        #[arg(long)]
+        addr: SocketAddr,
+        #[arg(long, default_value = "/queue/bench-stream")]
+        dest: String,
+        #[arg(long, default_value_t = 100_000)]
+        messages: u64,
+        #[arg(long, default_value_t = 1)]
+        subscribers: usize,
+        /// Most messages sent and not yet received by the slowest subscriber.
+        #[arg(long, default_value_t = 1000)]
+        window: u64,
+        /// Messages per second (open loop); without it, as fast as the window allows.
+        #[arg(long)]
+        rate: Option<f64>,
+        #[arg(long, default_value_t = 1000)]
+        prefetch: u32,
+        #[arg(long, default_value_t = 256)]
+        size: usize,
+        /// The broker's pid, to report its CPU per delivery.
+        #[arg(long)]
+        pid: Option<u32>,
+    },
+    /// Issue 6's side-by-side comparison: non-persistent queue, persistent send, topic
+    /// fan-out, latency at fixed rates, idle connections, memory and start-up, against
+    /// ferromq and ActiveMQ, several rounds; a markdown table of medians and ratios.
+    Compare(compare::CompareArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -312,6 +344,57 @@ async fn run(cmd: Cmd) -> Result<ExitCode, Error> {
         Cmd::PriorityDrain(a) => return priority_drain(a).await,
         Cmd::SelectorDispatch(a) => return routing::selector_dispatch(a).await,
         Cmd::WildcardFanout(a) => return routing::wildcard_fanout(a).await,
+        Cmd::Compare(a) => return compare::run(a).await,
+        Cmd::Stream {
+            addr,
+            dest,
+            messages,
+            subscribers,
+            window,
+            rate,
+            prefetch,
+            size,
+            pid,
+        } => {
+            let p = load::StreamParams {
+                dest,
+                subscribers,
+                messages,
+                size,
+                window,
+                rate,
+                prefetch,
+            };
+            let meter = process::CpuMeter::start(pid);
+            let r = load::stream(addr, &p).await?;
+            let cpu = meter.stop();
+            let l = r.latency;
+            println!(
+                "stream {addr} {} sent={} deliveries={} msgs/s={:.0} deliveries/s={:.0} \
+                 latency p50={}us p99={}us p99.9={}us max={}us producer-late p99={}us",
+                p.dest,
+                r.sent,
+                r.deliveries,
+                r.msgs_per_sec,
+                r.deliveries_per_sec,
+                l.p50 / 1000,
+                l.p99 / 1000,
+                l.p999 / 1000,
+                l.max / 1000,
+                r.send_lag.p99 / 1000
+            );
+            let per = |d: Option<Duration>| {
+                d.map_or_else(
+                    || "?".to_owned(),
+                    |d| format!("{:.1}us", us(d) / r.deliveries.max(1) as f64),
+                )
+            };
+            println!(
+                "cpu per delivery: broker {} client {}",
+                per(cpu.broker),
+                per(cpu.client)
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -8,7 +8,8 @@
 #   activemq.sh status [WORKDIR]   print the port if the broker in WORKDIR is running
 #
 # WORKDIR defaults to $FERROMQ_AMQ_DIR or ${TMPDIR:-/tmp}/ferromq-activemq.<uid>. Everything the
-# broker writes (config, KahaDB, logs) stays inside it. Set KEEP_AMQ_DIR=1 to keep it after stop.
+# broker writes (config, KahaDB, logs) stays inside it. Set KEEP_AMQ_DIR=1 to keep it after stop,
+# and AMQ_KEEP_DATA=1 to start again on the data kept there.
 # The STOMP connector binds 127.0.0.1 only, with transport.hbGracePeriodMultiplier=1.5 so the
 # reference enforces client heart-beats with the same grace ferromq uses (ActiveMQ's default is
 # a strict 1.0; AMQ_HB_GRACE overrides it; AMQ_QUEUE_POLICY adds policyEntry attributes for
@@ -135,7 +136,9 @@ cmd_start() {
     if pid=$(running_pid "$dir"); then
         die "a broker is already running from $dir (pid $pid, port $(<"$dir/port")); stop it first"
     fi
-    rm -rf "$dir"
+    # AMQ_KEEP_DATA=1 restarts on the KahaDB a previous start (stopped with KEEP_AMQ_DIR=1)
+    # left behind: the start-up-with-backlog benchmark.
+    [[ -n ${AMQ_KEEP_DATA:-} ]] || rm -rf "$dir"
     mkdir -p "$dir"
     port=$(free_port)
     write_config "$dir" "$port"

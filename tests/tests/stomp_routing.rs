@@ -360,7 +360,8 @@ async fn a_wildcard_queue_subscription_takes_from_existing_and_new_queues() {
     let m = c.recv_message().await;
     assert_eq!(m.body_str(), "early");
     assert_eq!(m.must("destination"), format!("/queue/{base}.early"));
-    p.send_msg(&format!("/queue/{base}.late"), "late", &[]).await;
+    p.send_msg(&format!("/queue/{base}.late"), "late", &[])
+        .await;
     p.send_msg(&format!("/queue/{base}.too.deep"), "deep", &[])
         .await;
     let m = c.recv_message().await;
@@ -376,7 +377,11 @@ async fn a_wildcard_queue_subscription_takes_from_existing_and_new_queues() {
     c.disconnect().await;
     let mut check = broker.connected("1.2").await;
     check
-        .subscribe("x", &format!("/queue/{base}.early,/queue/{base}.late"), "auto")
+        .subscribe(
+            "x",
+            &format!("/queue/{base}.early,/queue/{base}.late"),
+            "auto",
+        )
         .await;
     assert!(drain(&mut check).await.is_empty(), "both were acknowledged");
 }
