@@ -101,10 +101,43 @@ fn body_bytes(batch: &Batch) -> usize {
         .sum()
 }
 
+/// How long the storage thread keeps looking for the next request before it sleeps.
+const LINGER: std::time::Duration = std::time::Duration::from_micros(200);
+
+/// The next request: polled (yielding the CPU between polls) for up to [`LINGER`] after a
+/// write, then waited for. A producer that waits for each RECEIPT sends its next message
+/// about one round trip after the last reply, and parking the thread in between and waking
+/// it through a futex added its own latency (measured on this 2-core VM, 1 producer with a
+/// receipt per message: median 2,355 -> 2,700 msgs/s over 3 alternating runs).
+fn next_request(
+    rx: &mut mpsc::Receiver<WriteRequest>,
+    linger: std::time::Duration,
+) -> Option<WriteRequest> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < linger {
+        match rx.try_recv() {
+            Ok(req) => return Some(req),
+            Err(mpsc::error::TryRecvError::Disconnected) => return None,
+            Err(mpsc::error::TryRecvError::Empty) => std::thread::yield_now(),
+        }
+    }
+    rx.blocking_recv()
+}
+
 fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<WriteRequest>, size: &AtomicU64) {
-    while let Some(first) = rx.blocking_recv() {
+    // Linger only after a write of one request (one producer waiting on each write): with
+    // several, sleeping lets the next group grow while the thread wakes, and lingering
+    // would write the first arrival alone (measured: 16 producers 10% slower).
+    let mut wait = LINGER;
+    while let Some(first) = next_request(&mut rx, wait) {
         let done = write_group(&*store, &mut rx, first);
-        // Measure before answering, so a producer woken by a reply sees the new size.
+        wait = if done.len() == 1 {
+            LINGER
+        } else {
+            std::time::Duration::ZERO
+        };
+        // Measure before answering, so a producer woken by a reply sees the new size (also
+        // the space a confirmed acknowledgement freed).
         if let Ok(n) = store.approximate_size() {
             size.store(n, Ordering::Relaxed);
         }
