@@ -42,6 +42,20 @@ enum TxOp {
     },
 }
 
+/// The next new-queue event, if the connection has wildcard queue consumers; else pends.
+async fn next_event(events: &mut Option<WatchEvents>) -> Option<(WatchId, Destination)> {
+    match events {
+        Some((_, rx)) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A connection's channel of new matching queues for its wildcard queue consumers.
+type WatchEvents = (
+    mpsc::Sender<(WatchId, Destination)>,
+    mpsc::Receiver<(WatchId, Destination)>,
+);
+
 /// New-queue events waiting for a connection's wildcard queue consumers (more wait in tasks).
 const WATCH_EVENTS: usize = 64;
 
@@ -84,8 +98,8 @@ pub struct Connection {
     watches: HashMap<WatchId, Watch>,
     next_watch: u64,
     /// New matching queues for the watches (see [`Broker::wire_new`]).
-    events_tx: mpsc::Sender<(WatchId, Destination)>,
-    events_rx: mpsc::Receiver<(WatchId, Destination)>,
+    /// Made by the first wildcard queue consumer (most connections never need it).
+    events: Option<WatchEvents>,
     /// Consumers the watches gained, not yet taken by the adapter.
     added: Vec<(WatchId, ConsumerId)>,
     /// Durable subscriptions made without a client id: removed at close.
@@ -98,7 +112,6 @@ impl Connection {
         let (deliveries_tx, deliveries_rx) =
             mpsc::channel(broker.inner.cfg.delivery_channel_capacity);
         let temp_prefix = format!("ID:{}-{}:", broker.inner.id_prefix, id.0);
-        let (events_tx, events_rx) = mpsc::channel(WATCH_EVENTS);
         Self {
             broker,
             id,
@@ -115,8 +128,7 @@ impl Connection {
             client_id: None,
             watches: HashMap::new(),
             next_watch: 0,
-            events_tx,
-            events_rx,
+            events: None,
             added: Vec::new(),
             orphans: Vec::new(),
             closed: false,
@@ -389,7 +401,10 @@ impl Connection {
             self.id,
             watch,
             spec.destination.name(),
-            self.events_tx.clone(),
+            self.events
+                .get_or_insert_with(|| mpsc::channel(WATCH_EVENTS))
+                .0
+                .clone(),
         );
         self.watches.insert(
             watch,
@@ -929,7 +944,9 @@ impl Connection {
         loop {
             tokio::select! {
                 biased;
-                Some((watch, queue)) = self.events_rx.recv() => self.on_new_queue(watch, queue),
+                Some((watch, queue)) = next_event(&mut self.events) => {
+                    self.on_new_queue(watch, queue)
+                }
                 d = self.deliveries_rx.recv() => return d,
             }
         }
@@ -937,7 +954,7 @@ impl Connection {
 
     /// A delivery if one is ready.
     pub fn try_recv(&mut self) -> Option<Delivery> {
-        while let Ok((watch, queue)) = self.events_rx.try_recv() {
+        while let Some(Ok((watch, queue))) = self.events.as_mut().map(|(_, rx)| rx.try_recv()) {
             self.on_new_queue(watch, queue);
         }
         self.deliveries_rx.try_recv().ok()
