@@ -397,8 +397,18 @@ impl RssSampler {
 
 /// VmRSS of `pid` in bytes.
 pub fn rss(pid: u32) -> Option<u64> {
+    status_kb(pid, "VmRSS:")
+}
+
+/// RssAnon of `pid` in bytes: the resident memory that is the process's own (heap, stacks),
+/// without the shared library and executable pages VmRSS also counts.
+pub fn rss_anon(pid: u32) -> Option<u64> {
+    status_kb(pid, "RssAnon:")
+}
+
+fn status_kb(pid: u32, key: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }

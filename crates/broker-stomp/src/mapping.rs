@@ -262,6 +262,16 @@ pub fn browse_end_frame(conn: &Connection, dest: &Destination, subscription: &st
 
 /// Builds the MESSAGE frame for a delivery, with the headers ActiveMQ sends; `ack_header`
 /// adds STOMP 1.2's `ack` (the message id, which the client's ACK/NACK `id` names).
+/// A number as header text, without an allocation for the common small ones (priority,
+/// delivery count, `expires:0`): every MESSAGE carries three of them.
+fn small_number(n: u64) -> Bytes {
+    const SMALL: [&str; 11] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"];
+    match usize::try_from(n).ok().and_then(|i| SMALL.get(i)) {
+        Some(s) => Bytes::from_static(s.as_bytes()),
+        None => Bytes::from(n.to_string()),
+    }
+}
+
 pub fn message_frame(
     conn: &Connection,
     d: &Delivery,
@@ -271,25 +281,26 @@ pub fn message_frame(
     let m = &d.message;
     let mut h = Headers::with_capacity(15 + m.properties.len());
     h.push("subscription", subscription.to_owned());
-    h.push("message-id", m.id.to_string());
+    let id = Bytes::from(m.id.to_string());
+    h.push("message-id", id.clone());
     h.push("destination", render_destination(conn, &m.destination));
     if ack_header {
-        h.push("ack", m.id.to_string());
+        h.push("ack", id);
     }
     if let Some(v) = &m.correlation_id {
         h.push("correlation-id", v.clone());
     }
-    h.push("expires", m.expires.to_string());
+    h.push("expires", small_number(m.expires));
     if m.persistent {
         h.push("persistent", "true");
     }
-    h.push("priority", m.priority.to_string());
+    h.push("priority", small_number(u64::from(m.priority)));
     if d.redelivered() {
         h.push("redelivered", "true");
     }
     // JMSXDeliveryCount counts this delivery too. ActiveMQ's STOMP leaves it out; ferromq
     // sends it on every MESSAGE so clients can see how often a message came back.
-    h.push(DELIVERY_COUNT, (u64::from(d.redeliveries) + 1).to_string());
+    h.push(DELIVERY_COUNT, small_number(u64::from(d.redeliveries) + 1));
     if let Some(r) = &m.reply_to {
         h.push("reply-to", render_destination(conn, r));
     }

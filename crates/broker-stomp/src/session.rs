@@ -454,9 +454,16 @@ impl StompSession {
 
     async fn on_send(&mut self, frame: Frame, tx: Option<String>) -> Result<(), StompError> {
         let names = Self::require(&frame, "destination")?;
+        let confirm = frame.headers.receipt().is_some();
+        if !names.contains(',') {
+            // The common case, without the composite's list.
+            let dest = parse_destination(&self.conn, names)?;
+            let msg = message_from_send(&mut self.conn, frame, dest, broker_core::now_ms())?;
+            self.conn.send(msg, tx.as_deref(), confirm).await?;
+            return Ok(());
+        }
         // A composite destination (ActiveMQ): `/queue/a,/topic/b` sends to each.
         let dests = parse_destinations(&self.conn, names)?;
-        let confirm = frame.headers.receipt().is_some();
         let msg = message_from_send(
             &mut self.conn,
             frame,
