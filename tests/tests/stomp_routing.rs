@@ -384,4 +384,13 @@ async fn a_wildcard_queue_subscription_takes_from_existing_and_new_queues() {
         )
         .await;
     assert!(drain(&mut check).await.is_empty(), "both were acknowledged");
+    // Browsing needs one queue.
+    check
+        .send(&frame!(Subscribe, "id" => "b", "destination" => format!("/queue/{base}.>").as_str(), "browser" => "true"))
+        .await;
+    assert!(check
+        .expect_error()
+        .await
+        .must("message")
+        .contains("wildcard"));
 }

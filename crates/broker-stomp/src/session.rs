@@ -697,6 +697,11 @@ impl StompSession {
         if !destination.kind().is_queue() {
             return Err(StompError::Unsupported("only queues can be browsed"));
         }
+        if broker_core::is_wildcard(destination.name()) {
+            return Err(StompError::Unsupported(
+                "a wildcard queue cannot be browsed; browse each queue",
+            ));
+        }
         if self.subs.contains_key(&id) || self.browsers.contains(&id) {
             return Ok(());
         }
