@@ -142,8 +142,18 @@ impl Connection {
 
     /// A fresh, broker-unique message id (ActiveMQ's `ID:` form).
     pub fn new_message_id(&mut self) -> Arc<str> {
+        use std::io::Write as _;
         let n = self.next_message;
         self.next_message += 1;
+        // Rendered on the stack, so the id costs one allocation (the Arc), not a String too.
+        let mut buf = [0u8; 160];
+        let mut w = std::io::Cursor::new(&mut buf[..]);
+        if w.write_all(self.temp_prefix.as_bytes()).is_ok() && write!(w, "{n}").is_ok() {
+            let len = w.position() as usize;
+            if let Ok(id) = std::str::from_utf8(&buf[..len]) {
+                return Arc::from(id);
+            }
+        }
         Arc::from(format!("{}{}", self.temp_prefix, n))
     }
 

@@ -832,3 +832,17 @@ async fn wildcard_queue_consumer_takes_from_existing_and_new_queues() {
         .await
         .is_err());
 }
+
+#[tokio::test]
+async fn message_ids_are_activemq_style_and_unique() {
+    let b = broker();
+    let (mut a, mut c) = (b.connect(), b.connect());
+    let ids: Vec<Arc<str>> = (0..3)
+        .map(|_| a.new_message_id())
+        .chain((0..3).map(|_| c.new_message_id()))
+        .collect();
+    assert!(ids.iter().all(|id| id.starts_with("ID:")));
+    assert!(ids[0].ends_with(":1") && ids[2].ends_with(":3"), "{ids:?}");
+    let unique: std::collections::HashSet<_> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len());
+}
