@@ -115,11 +115,19 @@ impl StompCodec {
                         },
                         Some(_) => {}
                     }
-                    self.state = DecodeState::Head(HeadState::default());
+                    self.state = DecodeState::Head(HeadState {
+                        lines: std::mem::take(&mut self.spare_lines),
+                        ..HeadState::default()
+                    });
                 }
                 DecodeState::Head(head) => {
                     match decode_head(head, src, &self.limits, self.version)? {
-                        Some(body) => self.state = DecodeState::Body(body),
+                        Some(body) => {
+                            let mut lines = std::mem::take(&mut head.lines);
+                            lines.clear();
+                            self.spare_lines = lines;
+                            self.state = DecodeState::Body(body);
+                        }
                         None => return Ok(None),
                     }
                 }
@@ -181,15 +189,7 @@ fn decode_head(
             continue;
         };
         if start == end {
-            return finish_head(
-                command,
-                std::mem::take(&mut h.lines),
-                lf + 1,
-                src,
-                limits,
-                version,
-            )
-            .map(Some);
+            return finish_head(command, &h.lines, lf + 1, src, limits, version).map(Some);
         }
         if end - start > limits.max_header_line {
             return Err(CodecError::HeaderLineTooLong {
@@ -259,7 +259,7 @@ fn command_error(line: &[u8]) -> CodecError {
 /// body size against the limits before any body byte is awaited.
 fn finish_head(
     command: Command,
-    lines: Vec<(usize, usize, usize)>,
+    lines: &[(usize, usize, usize)],
     head_len: usize,
     src: &mut BytesMut,
     limits: &Limits,
@@ -268,7 +268,7 @@ fn finish_head(
     let head = src.split_to(head_len).freeze();
     let esc = Escaping::for_frame(version, command);
     let mut headers = Headers::with_capacity(lines.len());
-    for (start, colon, end) in lines {
+    for &(start, colon, end) in lines {
         let name = unescape(head.slice(start..colon), esc, start)?;
         let value = unescape(head.slice(colon + 1..end), esc, colon + 1)?;
         headers.push(name, value);
