@@ -1,7 +1,8 @@
 """Issue 4 over STOMP with a real client (stomp-py): priority, redelivery back-off,
-dead-letter queues and redrive, scheduled and lane-delayed delivery, expiry. Most tests run
-ferromq started with activemq.xml (ActiveMQ's format): they check that it behaves as that
-file says. Priority lanes have no ActiveMQ form and use ferromq.toml."""
+dead-letter queues and redrive, scheduled and lane-delayed delivery, expiry, and virtual
+destinations (virtual topics, composite queues and topics). Most tests run ferromq started with
+activemq.xml (ActiveMQ's format): they check that it behaves as that file says. Priority lanes
+have no ActiveMQ form and use ferromq.toml, which also gives virtual destinations in TOML."""
 
 from __future__ import annotations
 
@@ -201,6 +202,59 @@ def test_expired_messages_dropped_where_process_expired_is_off(xml_broker, clien
     assert "expired" not in d.listener.bodies()
 
 
+# The xml_broker tests come before the toml_broker ones: starting a broker points
+# support.PORT at it.
+def test_configured_virtual_topics_copy_to_consumer_queues(xml_broker, clients):
+    name = unique("orders")
+    custom = clients()
+    custom.subscribe(f"/queue/Sub.A.vt.{name}.in")
+    default = clients()
+    default.subscribe(f"/queue/Consumer.B.VirtualTopic.{name}")
+    # Not a consumer queue of vt.> (no postfix).
+    plain = clients()
+    plain.subscribe(f"/queue/Sub.A.vt.{name}")
+    custom.sync()
+    default.sync()
+    plain.sync()
+    p = clients()
+    p.send(f"/topic/vt.{name}", "custom", receipt=unique("r"))
+    p.send(f"/topic/VirtualTopic.{name}", "default", receipt=unique("r"))
+    m = custom.listener.next_message()
+    assert m.body == "custom"
+    assert m.headers["destination"] == f"/queue/Sub.A.vt.{name}.in"
+    assert default.listener.next_message().body == "default"
+    time.sleep(0.3)
+    assert custom.listener.bodies() == ["custom"]
+    assert plain.listener.bodies() == []
+
+
+def test_composite_queue_forwards_copies_that_survive_restart(xml_broker, clients):
+    notify = clients()
+    notify.subscribe("/topic/composite.notify")
+    notify.sync()
+    p = clients()
+    p.send("/queue/composite.orders", "even", receipt=unique("r"), **PERSISTENT)
+    p.send("/queue/composite.orders", "odd", receipt=unique("r"), odd="yes", **PERSISTENT)
+    tapped = notify.listener.wait_messages(2)
+    assert [m.body for m in tapped] == ["even", "odd"]
+    p.disconnect()
+    # The stored copies were written before the RECEIPTs.
+    xml_broker.restart()
+    got = {}
+    for dest, n in (("composite.audit", 2), ("composite.orders", 2), ("composite.odd", 1)):
+        c = clients()
+        c.subscribe("/queue/" + dest)
+        got[dest] = c.listener.wait_messages(n)
+        time.sleep(0.2)
+        assert len(c.listener.bodies()) == n, dest
+    assert [m.body for m in got["composite.audit"]] == ["even", "odd"]
+    assert [m.body for m in got["composite.orders"]] == ["even", "odd"], "forwardOnly=false"
+    assert [m.body for m in got["composite.odd"]] == ["odd"], "the selector filters"
+    # Copies keep the message id.
+    ids = {m.headers["message-id"] for m in got["composite.audit"] + got["composite.orders"]}
+    assert len(ids) == 2
+
+
 def test_priority_lanes_delay_each_class(toml_broker, clients):
     dest = "/queue/" + q("lanes")
     c = clients()
@@ -217,3 +271,29 @@ def test_priority_lanes_delay_each_class(toml_broker, clients):
     assert arrivals[0][1] < 0.5
     assert 0.95 <= arrivals[1][1] < 1.8
     assert 1.95 <= arrivals[2][1] < 3.0
+
+
+def test_toml_virtual_topic_and_composite_topic(toml_broker, clients):
+    name = unique("news")
+    c = clients()
+    c.subscribe(f"/queue/Consumer.X.vtt.{name}.q")
+    d = clients()
+    d.subscribe(f"/queue/Consumer.X.VirtualTopic.{name}")
+    c.sync()
+    d.sync()
+    p = clients()
+    p.send(f"/topic/vtt.{name}", "vtt", receipt=unique("r"))
+    # The TOML's rules replace the default one.
+    p.send(f"/topic/VirtualTopic.{name}", "default", receipt=unique("r"))
+    assert c.listener.next_message().body == "vtt"
+    sub = clients()
+    sub.subscribe("/topic/fanout.toml")
+    sub.sync()
+    p.send("/topic/fanout.toml", "fan", receipt=unique("r"))
+    for q_name in ("fanout.toml.a", "fanout.toml.b"):
+        r = clients()
+        r.subscribe("/queue/" + q_name)
+        assert r.listener.next_message().body == "fan"
+    time.sleep(0.3)
+    assert d.listener.bodies() == []
+    assert sub.listener.bodies() == [], "forwardOnly: the topic itself gets nothing"

@@ -25,6 +25,7 @@ use crate::policy::{
     DeadLetterStrategyConfig, IndividualDeadLetterConfig, PolicyDefaults, PolicyEntryConfig,
     RedeliveryPolicyConfig, SharedDeadLetterConfig,
 };
+use crate::virtual_destinations::{CompositeConfig, ForwardToConfig, VirtualTopicConfig};
 use crate::{BrokerConfig, ConfigError, SyncMode};
 
 const SPRING_NS: &str = "http://www.springframework.org/schema/";
@@ -330,6 +331,7 @@ impl Walker {
             match child.name.as_str() {
                 "destinationPolicy" => self.destination_policy(&p, child)?,
                 "plugins" => self.plugins(&p, child)?,
+                "destinationInterceptors" => self.destination_interceptors(&p, child)?,
                 "systemUsage" => self.system_usage(&p, child)?,
                 "transportConnectors" => self.transport_connectors(&p, child)?,
                 "persistenceAdapter" => self.persistence_adapter(&p, child)?,
@@ -699,6 +701,203 @@ impl Walker {
             }
         }
         Ok(())
+    }
+
+    fn destination_interceptors(&mut self, path: &str, el: &Element) -> Result<(), ConfigError> {
+        self.no_attrs(path, el);
+        for child in el.children() {
+            if child.name == "virtualDestinationInterceptor" {
+                self.virtual_destination_interceptor(&format!("{path}/{}", child.name), child)?;
+            } else {
+                self.unsupported_element(path, child);
+            }
+        }
+        Ok(())
+    }
+
+    /// Its `virtualTopic` entries replace ActiveMQ's default virtual topic, as in ActiveMQ,
+    /// where configuring the interceptor drops the default one.
+    fn virtual_destination_interceptor(
+        &mut self,
+        path: &str,
+        el: &Element,
+    ) -> Result<(), ConfigError> {
+        self.no_attrs(path, el);
+        self.cfg.virtual_topic.get_or_insert_with(Vec::new);
+        for child in el.children() {
+            let p = format!("{path}/{}", child.name);
+            if child.name != "virtualDestinations" {
+                self.unsupported_element(path, child);
+                continue;
+            }
+            self.no_attrs(&p, child);
+            for entry in child.children() {
+                let ep = format!("{p}/{}", entry.label());
+                match entry.name.as_str() {
+                    "virtualTopic" => self.virtual_topic(&ep, entry)?,
+                    "compositeQueue" => self.composite(&ep, entry, true)?,
+                    "compositeTopic" => self.composite(&ep, entry, false)?,
+                    _ => self.unsupported_element(&p, entry),
+                }
+            }
+        }
+        if self.cfg.virtual_topic.as_ref().is_some_and(Vec::is_empty) {
+            self.warn(
+                el.line,
+                format_args!(
+                    "{path} has no virtualTopic: as in ActiveMQ, the default virtual topics \
+                     (VirtualTopic.> to Consumer.*.VirtualTopic.>) are off"
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    fn virtual_topic(&mut self, path: &str, el: &Element) -> Result<(), ConfigError> {
+        let mut vt = VirtualTopicConfig::default();
+        for (name, raw) in &el.attrs {
+            let Some(v) = self.value(path, el, name, raw) else {
+                continue;
+            };
+            match name.as_str() {
+                "name" => vt.name = v.trim().to_owned(),
+                "prefix" => vt.prefix = v.trim().to_owned(),
+                "postfix" => vt.postfix = v.trim().to_owned(),
+                "selectorAware" => {
+                    if parse_bool(path, el, name, v)? {
+                        self.warn(
+                            el.line,
+                            format_args!(
+                                "{path}@selectorAware=\"true\" is not supported yet: every \
+                                 message is copied to every consumer queue, selected or not"
+                            ),
+                        );
+                    }
+                }
+                // Only messages from a network of brokers differ, and ferromq has none.
+                "local" => {
+                    parse_bool(path, el, name, v)?;
+                }
+                _ => self.unsupported_attr(path, el, name),
+            }
+        }
+        for child in el.children() {
+            self.unsupported_element(path, child);
+        }
+        self.cfg.virtual_topic.get_or_insert_with(Vec::new).push(vt);
+        Ok(())
+    }
+
+    fn composite(&mut self, path: &str, el: &Element, queue: bool) -> Result<(), ConfigError> {
+        let mut name = None;
+        let mut forward_only = true;
+        for (attr, raw) in &el.attrs {
+            let Some(v) = self.value(path, el, attr, raw) else {
+                continue;
+            };
+            match attr.as_str() {
+                "name" => name = Some(v.trim().to_owned()),
+                "forwardOnly" => forward_only = parse_bool(path, el, attr, v)?,
+                "copyMessage" => {
+                    if !parse_bool(path, el, attr, v)? {
+                        self.warn(
+                            el.line,
+                            format_args!(
+                                "{path}@copyMessage=\"false\" is not supported yet: \
+                                 forwarded messages are copies addressed to their target"
+                            ),
+                        );
+                    }
+                }
+                _ => self.unsupported_attr(path, el, attr),
+            }
+        }
+        let mut forward_to = Vec::new();
+        for child in el.children() {
+            if child.name != "forwardTo" {
+                self.unsupported_element(path, child);
+                continue;
+            }
+            let p = format!("{path}/forwardTo");
+            self.no_attrs(&p, child);
+            for target in child.children() {
+                if let Some(f) = self.forward_to(&p, target) {
+                    forward_to.push(f);
+                }
+            }
+        }
+        let Some(name) = name else {
+            self.warn(el.line, format_args!("{path} has no name; ignored"));
+            return Ok(());
+        };
+        if forward_to.is_empty() {
+            self.warn(
+                el.line,
+                format_args!("{path} forwards to no destination ferromq can use; ignored"),
+            );
+            return Ok(());
+        }
+        self.cfg.composite.push(CompositeConfig {
+            queue: queue.then(|| name.clone()),
+            topic: (!queue).then_some(name),
+            forward_only,
+            forward_to,
+        });
+        Ok(())
+    }
+
+    /// A `forwardTo` child: `<queue physicalName=".."/>`, `<topic physicalName=".."/>` or
+    /// `<filteredDestination selector=".." queue=".."/>` (or `topic=".."`).
+    fn forward_to(&mut self, parent: &str, el: &Element) -> Option<ForwardToConfig> {
+        let path = format!("{parent}/{}", el.name);
+        let mut f = ForwardToConfig::default();
+        match el.name.as_str() {
+            "queue" | "topic" => {
+                for (attr, raw) in &el.attrs {
+                    let v = self.value(&path, el, attr, raw);
+                    match (attr.as_str(), v) {
+                        ("physicalName", Some(v)) => {
+                            let v = Some(v.trim().to_owned());
+                            if el.name == "queue" {
+                                f.queue = v;
+                            } else {
+                                f.topic = v;
+                            }
+                        }
+                        ("physicalName", None) => {}
+                        _ => self.unsupported_attr(&path, el, attr),
+                    }
+                }
+            }
+            "filteredDestination" => {
+                for (attr, raw) in &el.attrs {
+                    let v = self
+                        .value(&path, el, attr, raw)
+                        .map(|v| v.trim().to_owned());
+                    match attr.as_str() {
+                        "queue" => f.queue = v,
+                        "topic" => f.topic = v,
+                        "selector" => f.selector = v.filter(|s| !s.is_empty()),
+                        _ => self.unsupported_attr(&path, el, attr),
+                    }
+                }
+            }
+            _ => {
+                self.unsupported_element(parent, el);
+                return None;
+            }
+        }
+        for child in el.children() {
+            self.unsupported_element(&path, child);
+        }
+        if f.queue.is_none() && f.topic.is_none() {
+            self.warn(
+                el.line,
+                format_args!("{path} names no queue or topic ferromq can use; ignored"),
+            );
+            return None;
+        }
+        Some(f)
     }
 
     fn redelivery_plugin(&mut self, path: &str, el: &Element) -> Result<(), ConfigError> {

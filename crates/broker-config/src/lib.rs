@@ -20,7 +20,7 @@
 //! - No I/O beyond reading the file in [`BrokerConfig::load_file`].
 //!
 //! Layout: `model` (the types and defaults), `policy` (per-destination policies and
-//! redelivery), `toml` (the TOML format), `activemq_xml` (reading an ActiveMQ `activemq.xml`),
+//! redelivery), `virtual_destinations` (virtual topics and composite destinations), `toml` (the TOML format), `activemq_xml` (reading an ActiveMQ `activemq.xml`),
 //! `load` (files in either format), `validate` (the rules), `error` ([`ConfigError`]).
 
 mod activemq_xml;
@@ -30,6 +30,7 @@ mod model;
 mod policy;
 mod toml;
 mod validate;
+mod virtual_destinations;
 
 pub use error::ConfigError;
 pub use load::{ConfigFormat, Loaded};
@@ -41,3 +42,4 @@ pub use policy::{
     PolicyEntryConfig, PriorityLaneConfig, RedeliveryPolicyConfig, RedeliverySection,
     SharedDeadLetterConfig, ACTIVEMQ_DLQ,
 };
+pub use virtual_destinations::{CompositeConfig, ForwardToConfig, VirtualTopicConfig};

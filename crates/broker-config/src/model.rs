@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::policy::{PolicyDefaults, PolicyEntryConfig, RedeliverySection};
+use crate::virtual_destinations::{CompositeConfig, VirtualTopicConfig};
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
@@ -33,6 +34,24 @@ pub struct BrokerConfig {
     /// writes arrays of tables after the plain sections.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub policy: Vec<PolicyEntryConfig>,
+    /// `[[virtual_topic]]`: virtual topic rules (ActiveMQ's `<virtualTopic>`). Absent
+    /// (`None`): ActiveMQ's default, `VirtualTopic.>` copied to `Consumer.*.VirtualTopic.>`
+    /// queues; present, the entries replace it (`virtual_topic = []`: no virtual topics).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub virtual_topic: Option<Vec<VirtualTopicConfig>>,
+    /// `[[composite]]`: composite queues and topics (ActiveMQ's `<compositeQueue>` and
+    /// `<compositeTopic>`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub composite: Vec<CompositeConfig>,
+}
+
+impl BrokerConfig {
+    /// The virtual topic rules in force: the configured ones, or ActiveMQ's default.
+    pub fn virtual_topics(&self) -> Vec<VirtualTopicConfig> {
+        self.virtual_topic
+            .clone()
+            .unwrap_or_else(|| vec![VirtualTopicConfig::default()])
+    }
 }
 
 /// `[admin]`: the admin HTTP API (ActiveMQ's web console port is 8161).
@@ -366,6 +385,12 @@ mod tests {
         assert!(c.redelivery.fallback_to_dead_letter);
         assert!(c.policy_defaults.prioritized_messages);
         assert!(c.policy.is_empty());
+        // ActiveMQ's default virtual topic, no composites.
+        assert_eq!(c.virtual_topic, None);
+        assert_eq!(c.virtual_topics(), [VirtualTopicConfig::default()]);
+        assert_eq!(c.virtual_topics()[0].name, "VirtualTopic.>");
+        assert_eq!(c.virtual_topics()[0].prefix, "Consumer.*.");
+        assert!(c.composite.is_empty());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The TOML format of [`BrokerConfig`]: sections `[network]`, `[stomp]`, `[storage]`, `[core]`
-//! and `[admin]` with snake_case keys; `[redelivery]`, `[policy_defaults]` and `[[policy]]` with
-//! ActiveMQ's camelCase attribute names. Every key is optional.
+//! and `[admin]` with snake_case keys; `[redelivery]`, `[policy_defaults]`, `[[policy]]`,
+//! `[[virtual_topic]]` and `[[composite]]` with ActiveMQ's camelCase attribute names. Every key
+//! is optional.
 
 use crate::{BrokerConfig, ConfigError};
 

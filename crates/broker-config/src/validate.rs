@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use std::ops::RangeInclusive;
 
 use crate::policy::pattern_parts;
+use crate::virtual_destinations::{pattern_matches, CompositeConfig, VirtualTopicConfig};
 use crate::{
     AdminSection, BrokerConfig, ConfigError, CoreSection, DeadLetterStrategyConfig, NetworkConfig,
     PolicyDefaults, PolicyEntryConfig, PriorityLaneConfig, RedeliveryPolicyConfig,
@@ -57,6 +58,12 @@ impl BrokerConfig {
         self.policy_defaults.validate()?;
         for (i, entry) in self.policy.iter().enumerate() {
             entry.validate(&format!("policy[{i}]"))?;
+        }
+        for (i, vt) in self.virtual_topic.iter().flatten().enumerate() {
+            vt.validate(&format!("virtual_topic[{i}]"))?;
+        }
+        for (i, c) in self.composite.iter().enumerate() {
+            c.validate(&format!("composite[{i}]"))?;
         }
         Ok(())
     }
@@ -333,6 +340,95 @@ impl RedeliveryPolicyConfig {
         }
         Ok(())
     }
+}
+
+impl VirtualTopicConfig {
+    fn validate(&self, at: &str) -> Result<(), ConfigError> {
+        single_pattern(&format!("{at}.name"), &self.name)?;
+        for (key, value) in [("prefix", &self.prefix), ("postfix", &self.postfix)] {
+            if value.contains(['>', ',']) || value.chars().any(char::is_whitespace) {
+                return Err(ConfigError::invalid(
+                    &format!("{at}.{key}"),
+                    format!(
+                        "must be part of a queue name, where `*` stands for one name (such as \
+                         \"Consumer.*.\"); `>`, `,` and spaces are not allowed; got {value:?}"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl CompositeConfig {
+    fn validate(&self, at: &str) -> Result<(), ConfigError> {
+        destinations(at, self.queue.as_deref(), self.topic.as_deref())?;
+        let (queue, name) = match (&self.queue, &self.topic) {
+            (Some(q), _) => (true, q.as_str()),
+            (None, Some(t)) => (false, t.as_str()),
+            (None, None) => unreachable!("checked by destinations()"),
+        };
+        let key = if queue { "queue" } else { "topic" };
+        single_pattern(&format!("{at}.{key}"), name)?;
+        if self.forward_to.is_empty() {
+            return Err(ConfigError::invalid(
+                &format!("{at}.forwardTo"),
+                "is empty: a composite destination needs at least one destination to forward \
+                 to, e.g. forwardTo = [{ queue = \"A\" }]",
+            ));
+        }
+        for (j, f) in self.forward_to.iter().enumerate() {
+            let field = format!("{at}.forwardTo[{j}]");
+            let (to_queue, to) = match (&f.queue, &f.topic) {
+                (Some(q), None) => (true, q.as_str()),
+                (None, Some(t)) => (false, t.as_str()),
+                _ => {
+                    return Err(ConfigError::invalid(
+                        &field,
+                        "needs exactly one of `queue` and `topic`, e.g. { queue = \"A\" }",
+                    ))
+                }
+            };
+            let to_key = format!("{field}.{}", if to_queue { "queue" } else { "topic" });
+            pattern(&to_key, to)?;
+            if to.contains([',', '*', '>']) {
+                return Err(ConfigError::invalid(
+                    &to_key,
+                    format!("must name one destination, without wildcards or `,`; got {to:?}"),
+                ));
+            }
+            if to_queue == queue && pattern_matches(name, to) {
+                return Err(ConfigError::invalid(
+                    &to_key,
+                    format!(
+                        "forwards {name:?} to itself ({to:?}); use forwardOnly = false to keep \
+                         messages in the composite destination too"
+                    ),
+                ));
+            }
+            // The selector's syntax is checked where selectors are parsed
+            // (broker_net::check_config); this crate has no selector parser.
+            if f.selector.as_deref().is_some_and(|s| s.trim().is_empty()) {
+                return Err(ConfigError::invalid(
+                    &format!("{field}.selector"),
+                    "is empty: leave `selector` out to forward every message",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One ActiveMQ wildcard pattern (no `,` list).
+fn single_pattern(field: &str, value: &str) -> Result<(), ConfigError> {
+    pattern(field, value)?;
+    if value.contains(',') {
+        return Err(ConfigError::invalid(
+            field,
+            format!("must be one destination pattern, not a `,` list; got {value:?}"),
+        ));
+    }
+    Ok(())
 }
 
 /// Exactly one of `queue` and `topic`, holding valid patterns.

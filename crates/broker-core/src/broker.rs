@@ -12,8 +12,8 @@ use crate::actor::{Command, DestinationActor};
 use crate::memory::MemoryUsage;
 use crate::persist::StoreWriter;
 use crate::{
-    record, Clock, Connection, ConnectionId, ConsumerId, CoreError, Destination, DestinationPolicy,
-    PolicyMap,
+    record, Clock, CompositeDestination, Connection, ConnectionId, ConsumerId, CoreError,
+    Destination, DestinationPolicy, PolicyMap, VirtualTopic,
 };
 
 /// Tunables of the core.
@@ -49,6 +49,12 @@ pub struct CoreConfig {
     pub policies: Arc<PolicyMap>,
     /// Time source for expiry, scheduling and back-off.
     pub clock: Clock,
+    /// Virtual topic rules (ActiveMQ `<virtualTopic>`); by default ActiveMQ's one:
+    /// `VirtualTopic.>` copied to the `Consumer.*.VirtualTopic.>` queues.
+    pub virtual_topics: Vec<VirtualTopic>,
+    /// Composite queues and topics (ActiveMQ `<compositeQueue>` / `<compositeTopic>`),
+    /// applied where messages are sent; none by default.
+    pub composites: Vec<CompositeDestination>,
 }
 
 impl Default for CoreConfig {
@@ -66,6 +72,8 @@ impl Default for CoreConfig {
             max_transaction_ops: 100_000,
             policies: Arc::new(PolicyMap::default()),
             clock: Clock::system(),
+            virtual_topics: vec![VirtualTopic::activemq_default()],
+            composites: Vec::new(),
         }
     }
 }

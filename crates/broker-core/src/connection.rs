@@ -223,7 +223,9 @@ impl Connection {
 
     /// Routes a message to its destination, or stages it in transaction `tx`. With `confirm`,
     /// returns only once the destination accepted it and, for a persistent message of a
-    /// queue, once it is durable in the store.
+    /// queue, once it is durable in the store. A message sent to a composite destination
+    /// ([`crate::CoreConfig::composites`]) goes, as copies with the same message id, where
+    /// the composite forwards it (and to the destination itself unless `forward_only`).
     pub async fn send(
         &mut self,
         msg: Message,
@@ -231,6 +233,32 @@ impl Connection {
         confirm: bool,
     ) -> Result<(), CoreError> {
         schedule::validate(&msg)?;
+        match crate::virtual_destinations::composite_targets(
+            &self.broker.inner.cfg.composites,
+            &msg,
+        ) {
+            None => self.send_one(msg, tx, confirm).await,
+            Some(targets) => {
+                if let Some(t) = tx {
+                    // Refuse before staging anything: a transaction holds all copies or none.
+                    self.tx_ops(t)?;
+                }
+                for d in targets {
+                    let mut copy = msg.clone();
+                    copy.destination = d;
+                    self.send_one(copy, tx, confirm).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn send_one(
+        &mut self,
+        msg: Message,
+        tx: Option<&str>,
+        confirm: bool,
+    ) -> Result<(), CoreError> {
         if let Some(t) = tx {
             self.tx_ops(t)?.push(TxOp::Send(Box::new(msg)));
             return Ok(());

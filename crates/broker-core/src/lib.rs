@@ -32,6 +32,7 @@ mod record;
 mod routing;
 mod schedule;
 mod select;
+mod virtual_destinations;
 
 pub use actor::DestinationStats;
 pub use broker::{Broker, CoreConfig};
@@ -45,6 +46,7 @@ pub use policy::{
     PolicyMap, PriorityLane, RedeliveryPolicy, DEFAULT_DLQ,
 };
 pub use routing::{durable_queue, is_wildcard, DURABLE_QUEUE_PREFIX};
+pub use virtual_destinations::{CompositeDestination, CompositeTarget, VirtualTopic};
 
 /// Milliseconds since the Unix epoch (JMS timestamps and expiry use this clock).
 pub fn now_ms() -> u64 {

@@ -1,7 +1,8 @@
 //! Topic routing beyond a topic's own subscribers, all built on topic forwards
 //! ([`crate::actor::Forward`]): durable subscriptions (a queue per subscription that keeps the
-//! topic's messages while the subscriber is away), virtual topics (`VirtualTopic.X` copies
-//! to every `Consumer.<name>.VirtualTopic.X` queue) and wildcard topic subscriptions (every
+//! topic's messages while the subscriber is away), virtual topics (by default `VirtualTopic.X`
+//! copies to every `Consumer.<name>.VirtualTopic.X` queue; the rules are
+//! [`crate::CoreConfig::virtual_topics`]) and wildcard topic subscriptions (every
 //! matching topic copies to the subscription's own temporary topic).
 
 use std::collections::HashMap;
@@ -13,16 +14,13 @@ use tokio::sync::oneshot;
 
 use crate::actor::{send_without_waiting, Command, Forward};
 use crate::broker::{Found, Lookup};
+use crate::virtual_destinations::{is_virtual_topic, virtual_topics_of};
 use crate::{
     Broker, ConnectionId, CoreError, Destination, DestinationKind, DestinationPattern, WatchId,
 };
 
 /// Prefix of the queues that hold durable subscriptions.
 pub const DURABLE_QUEUE_PREFIX: &str = "ActiveMQ.Durable.";
-/// ActiveMQ's default virtual topic names (`VirtualTopic.>`) and consumer queue prefix
-/// (`Consumer.*.`).
-const VIRTUAL_TOPIC: &str = "VirtualTopic.";
-const VIRTUAL_CONSUMER: &str = "Consumer.";
 
 const ATTR_TOPIC: &str = "durable.topic";
 const ATTR_CLIENT: &str = "durable.client-id";
@@ -268,21 +266,9 @@ pub fn durable_queue(client_id: &str, name: &str) -> Destination {
     ))
 }
 
-/// For a virtual topic consumer queue `Consumer.<name>.VirtualTopic.<x>`, the topic
-/// `VirtualTopic.<x>` it receives from.
-fn virtual_topic_of(queue: &Destination) -> Option<Destination> {
-    if queue.kind() != DestinationKind::Queue {
-        return None;
-    }
-    let rest = queue.name().strip_prefix(VIRTUAL_CONSUMER)?;
-    let (consumer, topic) = rest.split_once('.')?;
-    (!consumer.is_empty() && topic.starts_with(VIRTUAL_TOPIC) && topic.len() > VIRTUAL_TOPIC.len())
-        .then(|| Destination::topic(topic))
-}
-
 impl Broker {
     /// Wiring a newly created destination needs: a virtual topic consumer queue gets its
-    /// topic's forward; a new topic gets the forwards of the virtual topic consumer queues
+    /// topics' forwards; a new topic gets the forwards of the virtual topic consumer queues
     /// and wildcard subscriptions it matches. Runs after the registry lock is released.
     pub(crate) fn wire_new(&self, dest: &Destination, found: &Found) {
         // Durable subscriptions' queues are topic state (not queues in ActiveMQ): no
@@ -303,9 +289,13 @@ impl Broker {
                 }
             }
         }
-        if let Some(topic) = virtual_topic_of(dest) {
-            if let Ok(t) = self.lookup(&topic, Lookup::Create(None)) {
-                add_forward(&t, dest, found, None, None, true);
+        let rules = &self.inner.cfg.virtual_topics;
+        let topics = virtual_topics_of(rules, dest);
+        if !topics.is_empty() {
+            for topic in topics {
+                if let Ok(t) = self.lookup(&topic, Lookup::Create(None)) {
+                    add_forward(&t, dest, found, None, None, true);
+                }
             }
             return;
         }
@@ -313,8 +303,9 @@ impl Broker {
             return;
         }
         self.topic_tree().insert(dest.name());
-        if dest.name().starts_with(VIRTUAL_TOPIC) {
-            let consumers = self.registered_where(|d| virtual_topic_of(d).as_ref() == Some(dest));
+        if is_virtual_topic(rules, dest) {
+            let consumers =
+                self.registered_where(|d| virtual_topics_of(rules, d).iter().any(|t| t == dest));
             for (queue, q) in consumers {
                 add_forward(found, &queue, &q, None, None, true);
             }
@@ -638,34 +629,6 @@ fn add_forward(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn virtual_topic_consumer_queues() {
-        assert_eq!(
-            virtual_topic_of(&Destination::queue("Consumer.A.VirtualTopic.Orders")),
-            Some(Destination::topic("VirtualTopic.Orders"))
-        );
-        assert_eq!(
-            virtual_topic_of(&Destination::queue("Consumer.A.VirtualTopic.a.b")),
-            Some(Destination::topic("VirtualTopic.a.b"))
-        );
-        assert_eq!(
-            virtual_topic_of(&Destination::queue("Consumer..VirtualTopic.X")),
-            None
-        );
-        assert_eq!(
-            virtual_topic_of(&Destination::queue("Consumer.A.Other.X")),
-            None
-        );
-        assert_eq!(
-            virtual_topic_of(&Destination::queue("Consumer.A.VirtualTopic.")),
-            None
-        );
-        assert_eq!(
-            virtual_topic_of(&Destination::topic("Consumer.A.VirtualTopic.X")),
-            None
-        );
-    }
 
     fn wildcard(pattern: &str, target: &str) -> Wildcard {
         let (tx, _) = tokio::sync::mpsc::channel(1);

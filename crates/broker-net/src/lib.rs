@@ -161,6 +161,13 @@ impl Server {
     }
 }
 
+/// The checks of a validated config that need the core: the selectors of `[[composite]]`
+/// targets (`BrokerConfig::validate` cannot parse selectors). Returns the first error, naming
+/// the TOML key.
+pub fn check_config(cfg: &BrokerConfig) -> Result<(), String> {
+    policy::composites(cfg).map(drop)
+}
+
 /// The core's settings from the broker configuration (one mapping, shared by the binary and
 /// the in-process test broker), per-destination policies included. With `storage.memory_limit_mb = 0` it reads the machine's
 /// physical memory for the automatic limit, and logs the result.
@@ -196,6 +203,12 @@ pub fn core_config(cfg: &BrokerConfig) -> CoreConfig {
         store_limit: storage.store_limit_bytes(),
         send_fail_after: storage.send_fail_after(),
         policies: Arc::new(policy::policy_map(cfg)),
+        virtual_topics: policy::virtual_topics(cfg),
+        // check_config refused a bad selector before; here it only logs.
+        composites: policy::composites(cfg).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "composite destinations ignored");
+            Vec::new()
+        }),
         ..CoreConfig::default()
     }
 }

@@ -6,8 +6,9 @@ use broker_config::{
     RedeliveryPolicyConfig,
 };
 use broker_core::{
-    DeadLetterPolicy, DeadLetterStrategy, DestinationPattern, DestinationPolicy, PolicyEntry,
-    PolicyMap, PriorityLane, RedeliveryPolicy,
+    CompositeDestination, CompositeTarget, DeadLetterPolicy, DeadLetterStrategy, Destination,
+    DestinationPattern, DestinationPolicy, PolicyEntry, PolicyMap, PriorityLane, RedeliveryPolicy,
+    VirtualTopic,
 };
 
 /// The policies of a validated config. A composite pattern (`"A.>,B.*"`) becomes one entry per
@@ -49,6 +50,51 @@ pub fn policy_map(cfg: &BrokerConfig) -> PolicyMap {
         entries,
         redelivery: redeliveries,
     }
+}
+
+/// The virtual topic rules of a config: its `[[virtual_topic]]` entries, or ActiveMQ's default.
+pub fn virtual_topics(cfg: &BrokerConfig) -> Vec<VirtualTopic> {
+    cfg.virtual_topics()
+        .iter()
+        .map(|v| VirtualTopic::new(&v.name, &v.prefix, &v.postfix))
+        .collect()
+}
+
+/// The composite destinations of a validated config, or the first bad selector (named by its
+/// TOML path), which [`BrokerConfig::validate`] cannot check.
+pub fn composites(cfg: &BrokerConfig) -> Result<Vec<CompositeDestination>, String> {
+    let mut out = Vec::new();
+    for (i, c) in cfg.composite.iter().enumerate() {
+        let Some(name) = patterns(c.queue.as_deref(), c.topic.as_deref())
+            .into_iter()
+            .next()
+        else {
+            continue;
+        };
+        let mut forward_to = Vec::new();
+        for (j, f) in c.forward_to.iter().enumerate() {
+            let destination = match (&f.queue, &f.topic) {
+                (Some(q), _) => Destination::queue(q.as_str()),
+                (None, Some(t)) => Destination::topic(t.as_str()),
+                (None, None) => continue,
+            };
+            forward_to.push(match &f.selector {
+                None => CompositeTarget::all(destination),
+                Some(s) => CompositeTarget::filtered(destination, s).map_err(|e| {
+                    format!(
+                        "`composite[{i}].forwardTo[{j}].selector` is not a valid JMS selector \
+                         ({e}); got {s:?}"
+                    )
+                })?,
+            });
+        }
+        out.push(CompositeDestination {
+            name,
+            forward_only: c.forward_only,
+            forward_to,
+        });
+    }
+    Ok(out)
 }
 
 fn patterns(queue: Option<&str>, topic: Option<&str>) -> Vec<DestinationPattern> {
@@ -213,6 +259,57 @@ mod tests {
         assert_eq!(p.redelivery, RedeliveryPolicy::immediate());
         assert_eq!(p.redelivery.maximum_redeliveries, 6);
         assert_eq!(p.redelivery.delay_for(1, 0.0), 0);
+    }
+
+    #[test]
+    fn virtual_destinations_map_to_the_core() {
+        assert_eq!(
+            virtual_topics(&BrokerConfig::default()),
+            [VirtualTopic::activemq_default()]
+        );
+        assert!(composites(&BrokerConfig::default()).unwrap().is_empty());
+        let cfg = toml(
+            r#"
+            [[virtual_topic]]
+            name = "events.>"
+            postfix = ".in"
+
+            [[composite]]
+            topic = "fan"
+            forwardTo = [{ queue = "a" }, { topic = "b", selector = "x = 'y'" }]
+            "#,
+        );
+        assert_eq!(
+            virtual_topics(&cfg),
+            [VirtualTopic::new("events.>", "Consumer.*.", ".in")]
+        );
+        let c = composites(&cfg).unwrap();
+        assert_eq!(c.len(), 1);
+        assert!(c[0].forward_only);
+        assert!(c[0].name.matches(&Destination::topic("fan")));
+        assert!(!c[0].name.matches(&Destination::queue("fan")));
+        assert_eq!(c[0].forward_to[0].destination, Destination::queue("a"));
+        assert!(c[0].forward_to[0].selector.is_none());
+        assert_eq!(c[0].forward_to[1].destination, Destination::topic("b"));
+        assert_eq!(
+            c[0].forward_to[1].selector.as_ref().map(|s| s.text()),
+            Some("x = 'y'")
+        );
+        assert!(virtual_topics(&toml("virtual_topic = []")).is_empty());
+        let bad = toml(
+            r#"
+            [[composite]]
+            queue = "q"
+            forwardTo = [{ queue = "a" }, { queue = "b", selector = "x = " }]
+            "#,
+        );
+        let e = composites(&bad).unwrap_err();
+        assert!(
+            e.starts_with("`composite[0].forwardTo[1].selector` is not a valid JMS selector"),
+            "{e}"
+        );
+        assert!(crate::check_config(&bad).is_err());
+        assert!(crate::check_config(&cfg).is_ok());
     }
 
     #[test]

@@ -122,6 +122,9 @@ fn load_config(cli: &Cli) -> Result<Loaded> {
         }
     };
     loaded.config.validate().context(context)?;
+    broker_net::check_config(&loaded.config)
+        .map_err(anyhow::Error::msg)
+        .context(context)?;
     Ok(loaded)
 }
 
