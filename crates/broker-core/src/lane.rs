@@ -623,7 +623,7 @@ impl Lane {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{BodyKind, Destination};
+    use crate::Destination;
     use bytes::Bytes;
 
     fn grouped(seq: u64, group: &str) -> Entry {
@@ -631,25 +631,15 @@ mod tests {
             seq,
             lane: 4,
             msg: Arc::new(Message {
-                id: Arc::from(format!("ID:{seq}")),
-                destination: Destination::queue("q"),
-                persistent: false,
-                priority: 4,
-                expires: 0,
-                timestamp: 0,
-                correlation_id: None,
-                reply_to: None,
-                message_type: None,
                 properties: vec![(
                     Bytes::from_static(b"JMSXGroupID"),
                     Bytes::from(group.to_owned()),
                 )],
-                body: Bytes::new(),
-                body_kind: BodyKind::Text,
-                producer: ConnectionId(0),
-                schedule: None,
-                original_destination: None,
-                failure_cause: None,
+                ..Message::new(
+                    Arc::from(format!("ID:{seq}")),
+                    Destination::queue("q"),
+                    ConnectionId(0),
+                )
             }),
             redeliveries: 0,
         }

@@ -80,6 +80,29 @@ impl Schedule {
 }
 
 impl Message {
+    /// A message with JMS's defaults: non-persistent, priority 4, no expiry, an empty text
+    /// body, no properties. Set the rest with struct update syntax.
+    pub fn new(id: Arc<str>, destination: Destination, producer: ConnectionId) -> Self {
+        Self {
+            id,
+            destination,
+            persistent: false,
+            priority: DEFAULT_PRIORITY,
+            expires: 0,
+            timestamp: 0,
+            correlation_id: None,
+            reply_to: None,
+            message_type: None,
+            properties: Vec::new(),
+            body: Bytes::new(),
+            body_kind: BodyKind::Text,
+            producer,
+            schedule: None,
+            original_destination: None,
+            failure_cause: None,
+        }
+    }
+
     /// True when `now_ms` is past the message's expiry.
     pub fn is_expired(&self, now_ms: u64) -> bool {
         self.expires != 0 && self.expires <= now_ms

@@ -91,28 +91,15 @@ fn next_cron(expr: &str, after: u64) -> Result<u64, CoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{BodyKind, ConnectionId, Destination};
-    use bytes::Bytes;
+    use crate::{ConnectionId, Destination};
     use std::sync::Arc;
 
     fn msg(priority: u8, schedule: Option<Schedule>) -> Message {
         Message {
-            id: Arc::from("ID:1"),
-            destination: Destination::queue("q"),
             persistent: true,
             priority,
-            expires: 0,
-            timestamp: 0,
-            correlation_id: None,
-            reply_to: None,
-            message_type: None,
-            properties: vec![],
-            body: Bytes::new(),
-            body_kind: BodyKind::Text,
-            producer: ConnectionId(0),
             schedule,
-            original_destination: None,
-            failure_cause: None,
+            ..Message::new(Arc::from("ID:1"), Destination::queue("q"), ConnectionId(0))
         }
     }
 

@@ -259,15 +259,6 @@ mod tests {
 
     fn msg(to: Destination, props: &[(&str, &str)]) -> Message {
         Message {
-            id: Arc::from("id"),
-            destination: to,
-            persistent: false,
-            priority: 4,
-            expires: 0,
-            timestamp: 0,
-            correlation_id: None,
-            reply_to: None,
-            message_type: None,
             properties: props
                 .iter()
                 .map(|(k, v)| {
@@ -277,12 +268,7 @@ mod tests {
                     )
                 })
                 .collect(),
-            body: bytes::Bytes::new(),
-            body_kind: crate::BodyKind::Text,
-            producer: crate::ConnectionId(0),
-            schedule: None,
-            original_destination: None,
-            failure_cause: None,
+            ..Message::new(Arc::from("id"), to, crate::ConnectionId(0))
         }
     }
 

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use broker_core::{
-    BodyKind, Broker, Connection, ConsumerId, ConsumerSpec, CoreConfig, CoreError, Delivery,
-    Destination, DestinationKind, Message,
+    Broker, Connection, ConsumerId, ConsumerSpec, CoreConfig, CoreError, Delivery, Destination,
+    DestinationKind, Message,
 };
 use broker_store::{MemStore, Store};
 use bytes::Bytes;
@@ -20,22 +20,10 @@ fn broker() -> (Broker, Arc<MemStore>) {
 
 fn msg(conn: &mut Connection, dest: &Destination, body: &str, persistent: bool) -> Message {
     Message {
-        id: conn.new_message_id(),
-        destination: dest.clone(),
         persistent,
-        priority: 4,
-        expires: 0,
         timestamp: broker_core::now_ms(),
-        correlation_id: None,
-        reply_to: None,
-        message_type: None,
-        properties: vec![],
         body: Bytes::copy_from_slice(body.as_bytes()),
-        body_kind: BodyKind::Text,
-        producer: conn.id(),
-        schedule: None,
-        original_destination: None,
-        failure_cause: None,
+        ..Message::new(conn.new_message_id(), dest.clone(), conn.id())
     }
 }
 

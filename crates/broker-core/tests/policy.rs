@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use broker_core::{
-    BodyKind, Broker, Clock, Connection, ConsumerId, ConsumerSpec, CoreConfig, DeadLetterPolicy,
+    Broker, Clock, Connection, ConsumerId, ConsumerSpec, CoreConfig, DeadLetterPolicy,
     DeadLetterStrategy, Delivery, Destination, DestinationPattern, DestinationPolicy, Message,
     PolicyEntry, PolicyMap, PriorityLane, RedeliveryPolicy, Schedule,
 };
@@ -50,22 +50,10 @@ fn with_defaults(f: impl FnOnce(&mut DestinationPolicy)) -> PolicyMap {
 
 fn msg(conn: &mut Connection, dest: &Destination, body: &str, priority: u8) -> Message {
     Message {
-        id: conn.new_message_id(),
-        destination: dest.clone(),
         persistent: true,
         priority,
-        expires: 0,
-        timestamp: 0,
-        correlation_id: None,
-        reply_to: None,
-        message_type: None,
-        properties: vec![],
         body: Bytes::copy_from_slice(body.as_bytes()),
-        body_kind: BodyKind::Text,
-        producer: conn.id(),
-        schedule: None,
-        original_destination: None,
-        failure_cause: None,
+        ..Message::new(conn.new_message_id(), dest.clone(), conn.id())
     }
 }
 

@@ -5,8 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use broker_core::{
-    BodyKind, Broker, Connection, ConsumerId, ConsumerSpec, CoreConfig, Delivery, Destination,
-    Message,
+    Broker, Connection, ConsumerId, ConsumerSpec, CoreConfig, Delivery, Destination, Message,
 };
 use broker_store::MemStore;
 use bytes::Bytes;
@@ -18,15 +17,6 @@ fn broker() -> Broker {
 
 fn msg(conn: &mut Connection, dest: &Destination, body: &str, props: &[(&str, &str)]) -> Message {
     Message {
-        id: conn.new_message_id(),
-        destination: dest.clone(),
-        persistent: false,
-        priority: 4,
-        expires: 0,
-        timestamp: 0,
-        correlation_id: None,
-        reply_to: None,
-        message_type: None,
         properties: props
             .iter()
             .map(|(k, v)| {
@@ -37,11 +27,7 @@ fn msg(conn: &mut Connection, dest: &Destination, body: &str, props: &[(&str, &s
             })
             .collect(),
         body: Bytes::copy_from_slice(body.as_bytes()),
-        body_kind: BodyKind::Text,
-        producer: conn.id(),
-        schedule: None,
-        original_destination: None,
-        failure_cause: None,
+        ..Message::new(conn.new_message_id(), dest.clone(), conn.id())
     }
 }
 

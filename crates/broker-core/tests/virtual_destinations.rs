@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use broker_core::{
-    BodyKind, Broker, CompositeDestination, CompositeTarget, Connection, ConsumerId, ConsumerSpec,
+    Broker, CompositeDestination, CompositeTarget, Connection, ConsumerId, ConsumerSpec,
     CoreConfig, Delivery, Destination, DestinationPattern, Message, VirtualTopic,
 };
 use broker_store::MemStore;
@@ -19,15 +19,6 @@ fn broker_with(cfg: CoreConfig) -> Broker {
 
 fn msg(conn: &mut Connection, dest: &Destination, body: &str, props: &[(&str, &str)]) -> Message {
     Message {
-        id: conn.new_message_id(),
-        destination: dest.clone(),
-        persistent: false,
-        priority: 4,
-        expires: 0,
-        timestamp: 0,
-        correlation_id: None,
-        reply_to: None,
-        message_type: None,
         properties: props
             .iter()
             .map(|(k, v)| {
@@ -38,11 +29,7 @@ fn msg(conn: &mut Connection, dest: &Destination, body: &str, props: &[(&str, &s
             })
             .collect(),
         body: Bytes::copy_from_slice(body.as_bytes()),
-        body_kind: BodyKind::Text,
-        producer: conn.id(),
-        schedule: None,
-        original_destination: None,
-        failure_cause: None,
+        ..Message::new(conn.new_message_id(), dest.clone(), conn.id())
     }
 }
 

@@ -594,22 +594,12 @@ mod tests {
         let b = broker();
         let mut conn = b.connect();
         let msg = broker_core::Message {
-            id: conn.new_message_id(),
-            destination: Destination::queue("a b/c"),
-            persistent: false,
-            priority: 4,
-            expires: 0,
-            timestamp: 0,
-            correlation_id: None,
-            reply_to: None,
-            message_type: None,
-            properties: Vec::new(),
             body: bytes::Bytes::from_static(b"x"),
-            body_kind: broker_core::BodyKind::Text,
-            producer: conn.id(),
-            schedule: None,
-            original_destination: None,
-            failure_cause: None,
+            ..broker_core::Message::new(
+                conn.new_message_id(),
+                Destination::queue("a b/c"),
+                conn.id(),
+            )
         };
         conn.send(msg, None, true).await.expect("send");
         let r = handle(&b, &req("GET", "/api/destinations")).await;
