@@ -76,7 +76,9 @@ pub struct ForwardToConfig {
 }
 
 /// Whether the destination name `name` matches the ActiveMQ wildcard pattern `pattern`
-/// (`*` one name, `>` the rest, nothing included).
+/// (`*` one name, `>` the rest, nothing included). The same rule as broker-core's
+/// `DestinationPattern::matches`, restated because this crate depends on no other
+/// (tests/tests/dependency_direction.rs); the config check needs it before a core exists.
 pub(crate) fn pattern_matches(pattern: &str, name: &str) -> bool {
     let mut names = name.split('.');
     for seg in pattern.split('.') {

@@ -495,26 +495,12 @@ impl Connection {
         if !w.queues.insert(queue.clone()) {
             return;
         }
+        let spec = w.spec.clone();
         let Ok(found) = self.broker.lookup(&queue, Lookup::Existing) else {
             return;
         };
-        let spec = &w.spec;
         let id = self.broker.next_consumer_id();
-        let reg = Register {
-            id,
-            conn: self.id,
-            tx: self.deliveries_tx.clone(),
-            prefetch: spec.prefetch.max(1),
-            no_local: spec.no_local,
-            max_pending: spec
-                .max_pending
-                .unwrap_or(self.broker.inner.cfg.topic_pending_limit),
-            opts: SlotOptions {
-                selector: spec.selector.clone(),
-                exclusive: spec.exclusive,
-                priority: spec.priority,
-            },
-        };
+        let reg = self.register(id, &spec);
         let (reply, _) = oneshot::channel();
         crate::actor::send_without_waiting(&found.tx, Command::Subscribe { reg, reply });
         self.consumers.insert(id, ConsumerEntry { tx: found.tx });
@@ -663,14 +649,9 @@ impl Connection {
         self.broker.remove_durable(&queue).await
     }
 
-    async fn subscribe_to(&mut self, spec: ConsumerSpec) -> Result<ConsumerId, CoreError> {
-        let dest = spec.destination.clone();
-        if dest.kind().is_temporary() && self.own_temp_name(&dest).is_none() {
-            return Err(CoreError::ForeignTempDestination(dest));
-        }
-        let mailbox = self.mailbox(&dest).await?;
-        let id = self.broker.next_consumer_id();
-        let reg = Register {
+    /// What a destination needs to serve consumer `id` of this connection with `spec`.
+    fn register(&self, id: ConsumerId, spec: &ConsumerSpec) -> Register {
+        Register {
             id,
             conn: self.id,
             tx: self.deliveries_tx.clone(),
@@ -680,11 +661,21 @@ impl Connection {
                 .max_pending
                 .unwrap_or(self.broker.inner.cfg.topic_pending_limit),
             opts: SlotOptions {
-                selector: spec.selector,
+                selector: spec.selector.clone(),
                 exclusive: spec.exclusive,
                 priority: spec.priority,
             },
-        };
+        }
+    }
+
+    async fn subscribe_to(&mut self, spec: ConsumerSpec) -> Result<ConsumerId, CoreError> {
+        let dest = spec.destination.clone();
+        if dest.kind().is_temporary() && self.own_temp_name(&dest).is_none() {
+            return Err(CoreError::ForeignTempDestination(dest));
+        }
+        let mailbox = self.mailbox(&dest).await?;
+        let id = self.broker.next_consumer_id();
+        let reg = self.register(id, &spec);
         let (reply, rx) = oneshot::channel();
         Self::deliver(&mailbox, Command::Subscribe { reg, reply }).await?;
         Self::wait(rx).await?;
