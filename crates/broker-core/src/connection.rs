@@ -59,6 +59,15 @@ type WatchEvents = (
 /// New-queue events waiting for a connection's wildcard queue consumers (more wait in tasks).
 const WATCH_EVENTS: usize = 64;
 
+/// What a routed message still waits for before its sender may be told it is safe.
+enum Confirmation {
+    None,
+    /// Its store write (a persistent queue message).
+    Stored(oneshot::Receiver<Result<(), CoreError>>),
+    /// Its destination's acceptance.
+    Accepted(oneshot::Receiver<Result<(), CoreError>>, Destination),
+}
+
 /// A wildcard queue consumer.
 #[derive(Debug)]
 struct Watch {
@@ -238,19 +247,43 @@ impl Connection {
             &msg,
         ) {
             None => self.send_one(msg, tx, confirm).await,
-            Some(targets) => {
-                if let Some(t) = tx {
-                    // Refuse before staging anything: a transaction holds all copies or none.
-                    self.tx_ops(t)?;
-                }
-                for d in targets {
-                    let mut copy = msg.clone();
-                    copy.destination = d;
-                    self.send_one(copy, tx, confirm).await?;
-                }
-                Ok(())
-            }
+            Some(targets) => self.send_copies(msg, targets, tx, confirm).await,
         }
+    }
+
+    /// Sends a copy of `msg` (same id) to each of `targets`, which are final (composites
+    /// already expanded). In a transaction all copies are staged or none; otherwise every
+    /// copy is handed over before any is waited for, so the storage thread writes the
+    /// persistent ones in one group and the RECEIPT costs one sync, not one per copy.
+    async fn send_copies(
+        &mut self,
+        msg: Message,
+        targets: Vec<Destination>,
+        tx: Option<&str>,
+        confirm: bool,
+    ) -> Result<(), CoreError> {
+        let copies = targets.into_iter().map(|d| Message {
+            destination: d,
+            ..msg.clone()
+        });
+        if let Some(t) = tx {
+            let limit = self.broker.inner.cfg.max_transaction_ops;
+            let copies: Vec<TxOp> = copies.map(|m| TxOp::Send(Box::new(m))).collect();
+            let ops = self.tx_ops(t)?;
+            if ops.len() + copies.len() > limit {
+                return Err(CoreError::TransactionTooLarge { limit });
+            }
+            ops.extend(copies);
+            return Ok(());
+        }
+        let mut pending = Vec::new();
+        for copy in copies {
+            pending.push(self.route_start(copy, confirm).await?);
+        }
+        for c in pending {
+            self.confirmed(c).await?;
+        }
+        Ok(())
     }
 
     async fn send_one(
@@ -267,7 +300,7 @@ impl Connection {
     }
 
     /// Sends one message to several destinations (an ActiveMQ composite destination), each a
-    /// copy with the same message id.
+    /// copy with the same message id; an element that is a configured composite expands.
     pub async fn send_composite(
         &mut self,
         msg: Message,
@@ -275,12 +308,20 @@ impl Connection {
         tx: Option<&str>,
         confirm: bool,
     ) -> Result<(), CoreError> {
+        schedule::validate(&msg)?;
+        let composites = &self.broker.inner.cfg.composites;
+        let mut targets = Vec::with_capacity(destinations.len());
         for d in destinations {
-            let mut copy = msg.clone();
-            copy.destination = d.clone();
-            self.send(copy, tx, confirm).await?;
+            let copy = Message {
+                destination: d.clone(),
+                ..msg.clone()
+            };
+            match crate::virtual_destinations::composite_targets(composites, &copy) {
+                Some(expanded) => targets.extend(expanded),
+                None => targets.push(d.clone()),
+            }
         }
-        Ok(())
+        self.send_copies(msg, targets, tx, confirm).await
     }
 
     /// The store write that keeps `msg` (numbered `seq`) across a restart, if it needs one.
@@ -296,6 +337,26 @@ impl Connection {
     }
 
     async fn route(&mut self, msg: Message, confirm: bool) -> Result<(), CoreError> {
+        let c = self.route_start(msg, confirm).await?;
+        self.confirmed(c).await
+    }
+
+    /// Waits for what [`Self::route_start`] left to confirm.
+    async fn confirmed(&self, c: Confirmation) -> Result<(), CoreError> {
+        match c {
+            Confirmation::None => Ok(()),
+            Confirmation::Stored(rx) => Self::wait(rx).await,
+            Confirmation::Accepted(rx, dest) => rx.await.unwrap_or_else(|_| Err(self.gone(&dest))),
+        }
+    }
+
+    /// Hands `msg` to its destination (and its record to the storage thread); returns what
+    /// the sender still has to wait for when it asked to `confirm`.
+    async fn route_start(
+        &mut self,
+        msg: Message,
+        confirm: bool,
+    ) -> Result<Confirmation, CoreError> {
         let dest = msg.destination.clone();
         // Producer flow control: a message that can only live in memory waits for room (the
         // adapter stops reading this producer meanwhile); stored ones page instead.
@@ -352,15 +413,15 @@ impl Connection {
             match mailbox.send(cmd).await {
                 Ok(()) => {
                     if !confirm {
-                        return Ok(());
+                        return Ok(Confirmation::None);
                     }
                     if let Some(rx) = durable {
-                        return Self::wait(rx).await;
+                        return Ok(Confirmation::Stored(rx));
                     }
-                    return match accepted {
-                        Some(rx) => rx.await.unwrap_or_else(|_| Err(self.gone(&dest))),
-                        None => Ok(()),
-                    };
+                    return Ok(match accepted {
+                        Some(rx) => Confirmation::Accepted(rx, dest),
+                        None => Confirmation::None,
+                    });
                 }
                 Err(mpsc::error::SendError(cmd)) => {
                     self.cache.remove(&dest);
