@@ -544,8 +544,9 @@ impl DestinationActor {
     }
 
     /// One firing of a repeating schedule: a copy (a message of its own, new id and number)
-    /// is delivered; the schedule moves to its next firing under a new number, in the same
-    /// store write, so a crash never loses or doubles a firing.
+    /// is delivered, or for a CRON job with a repeat, scheduled as the series this firing
+    /// starts; the schedule moves to its next firing under a new number, in the same store
+    /// write, so a crash never loses or doubles a firing.
     fn fire_job(&mut self, job: Entry, target: Target, at: Placement, now: u64, batch: &mut Batch) {
         let Some(inner) = self.broker.upgrade() else {
             return;
@@ -555,11 +556,16 @@ impl DestinationActor {
         let copy_seq = broker.next_seq();
         let mut copy = (*job.msg).clone();
         copy.id = Arc::from(format!("{}:{copy_seq}", job.msg.id));
-        copy.schedule = None;
-        let copy_at = Placement {
+        copy.schedule = schedule::series_of(job.msg.schedule.as_ref());
+        let at_once = Placement {
             lane: job.lane,
             deliver_at: 0,
             repeats_left: 0,
+        };
+        let copy_at = match &copy.schedule {
+            // A series has no CRON entry, so its placement cannot fail.
+            Some(_) => schedule::first_placement(&copy, &self.policy, now).unwrap_or(at_once),
+            None => at_once,
         };
         let copy_entry = Entry {
             seq: copy_seq,
@@ -579,7 +585,7 @@ impl DestinationActor {
         if let Mode::Queue(_) = self.mode {
             self.hold(&copy_entry.msg);
         }
-        self.push(copy_entry, target);
+        self.place(copy_entry, copy_at, target, now);
         let next = schedule::next_firing(job.msg.schedule.as_ref(), &at, at.deliver_at, now);
         if stored {
             self.resident.remove(&job.key());

@@ -1,7 +1,9 @@
 //! When a message is first dispatched (scheduled delivery, priority-lane delay) and when a
 //! scheduled message fires again. ActiveMQ's rules: `AMQ_SCHEDULED_DELAY` before the first
-//! delivery, then `AMQ_SCHEDULED_REPEAT` more copies `AMQ_SCHEDULED_PERIOD` apart; a CRON
-//! entry takes priority over the delay and starts that series at every time it names.
+//! delivery, then `AMQ_SCHEDULED_REPEAT` more copies `AMQ_SCHEDULED_PERIOD` apart. A CRON
+//! entry takes priority over the delay: without a repeat, each time it names delivers a
+//! copy; with one, each time it names starts a series of its own (delay, then repeat + 1
+//! copies period apart), which runs beside the CRON job as ActiveMQ's scheduler does.
 
 use crate::cron::Cron;
 use crate::record::{store_lane, Placement};
@@ -23,7 +25,8 @@ pub(crate) fn first_placement(
             lane,
             // Never 0: 0 means "at once" in the record.
             deliver_at: deliver_at.max(1),
-            repeats_left: s.repeat,
+            // A CRON job never counts down; its series do.
+            repeats_left: if s.cron.is_some() { 0 } else { s.repeat },
         });
     }
     let delay = policy.lane_delay(msg.priority);
@@ -56,8 +59,19 @@ pub(crate) fn is_job(schedule: Option<&Schedule>, at: &Placement) -> bool {
     schedule.is_some_and(|s| s.cron.is_some()) || at.repeats_left > 0
 }
 
+/// What one firing of a job hands on: `None` for a plain copy delivered at once; for a CRON
+/// job with a repeat, the schedule of the series that firing starts.
+pub(crate) fn series_of(schedule: Option<&Schedule>) -> Option<Schedule> {
+    let s = schedule?;
+    (s.cron.is_some() && s.repeat > 0).then(|| Schedule {
+        cron: None,
+        ..s.clone()
+    })
+}
+
 /// The job's next firing after the one at `fired_at` (now `now`): the next copy of the
-/// series, or the next CRON time. `None` when the expression names no later time.
+/// series, or the next CRON time. `None` when the series is over or the expression names no
+/// later time.
 pub(crate) fn next_firing(
     schedule: Option<&Schedule>,
     at: &Placement,
@@ -65,19 +79,18 @@ pub(crate) fn next_firing(
     now: u64,
 ) -> Option<Placement> {
     let s = schedule?;
-    if at.repeats_left > 0 {
+    if let Some(expr) = &s.cron {
+        let next = next_cron(expr, now.max(fired_at)).ok()?;
         return Some(Placement {
             lane: at.lane,
-            deliver_at: fired_at.saturating_add(s.period).max(1),
-            repeats_left: at.repeats_left - 1,
+            deliver_at: next.max(1),
+            repeats_left: 0,
         });
     }
-    let expr = s.cron.as_ref()?;
-    let next = next_cron(expr, now.max(fired_at)).ok()?;
-    Some(Placement {
+    (at.repeats_left > 0).then(|| Placement {
         lane: at.lane,
-        deliver_at: next.max(1),
-        repeats_left: s.repeat,
+        deliver_at: fired_at.saturating_add(s.period).max(1),
+        repeats_left: at.repeats_left - 1,
     })
 }
 
@@ -162,6 +175,33 @@ mod tests {
         assert!(is_job(Some(&s), &at));
         let next = next_firing(Some(&s), &at, 120_000, 120_001).unwrap();
         assert_eq!(next.deliver_at, 180_000);
+        // Without a repeat a firing is a plain copy; with one it starts a series.
+        assert_eq!(series_of(Some(&s)), None);
+        let with_repeat = Schedule {
+            delay: 1000,
+            period: 500,
+            repeat: 2,
+            ..s.clone()
+        };
+        let at = first_placement(
+            &msg(4, Some(with_repeat.clone())),
+            &DestinationPolicy::default(),
+            61_000,
+        )
+        .unwrap();
+        assert_eq!((at.deliver_at, at.repeats_left), (120_000, 0));
+        let series = series_of(Some(&with_repeat)).unwrap();
+        assert_eq!(
+            (
+                series.cron.as_deref(),
+                series.delay,
+                series.period,
+                series.repeat
+            ),
+            (None, 1000, 500, 2)
+        );
+        let next = next_firing(Some(&with_repeat), &at, 120_000, 120_000).unwrap();
+        assert_eq!((next.deliver_at, next.repeats_left), (180_000, 0));
         let bad = msg(
             4,
             Some(Schedule {

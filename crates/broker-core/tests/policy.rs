@@ -602,6 +602,67 @@ async fn scheduled_delay_period_and_repeat() {
     nothing_for(&mut c, 5000).await;
 }
 
+/// A CRON entry alone delivers a copy each time it names; with a repeat, each time starts a
+/// series of its own (delay, then repeat + 1 copies period apart), as ActiveMQ's scheduler
+/// does.
+#[tokio::test(start_paused = true)]
+async fn cron_fires_each_time_and_starts_a_series_when_it_repeats() {
+    let store = Arc::new(MemStore::new());
+    let b = broker_with(PolicyMap::default(), &store);
+    let plain = Destination::queue("cron-plain");
+    let series = Destination::queue("cron-series");
+    let mut c = b.connect();
+    let id_plain = c.subscribe(spec(&plain, 10)).await.unwrap();
+    let id_series = c.subscribe(spec(&series, 10)).await.unwrap();
+    let mut p = b.connect();
+    let every_minute = Schedule {
+        cron: Some(Arc::from("* * * * *")),
+        // Ignored without a repeat: CRON wins over the delay.
+        delay: 5000,
+        ..Schedule::default()
+    };
+    let mut m = transient(msg(&mut p, &plain, "plain", 4));
+    m.schedule = Some(every_minute.clone());
+    send(&mut p, m).await;
+    let mut m = transient(msg(&mut p, &series, "series", 4));
+    m.schedule = Some(Schedule {
+        delay: 1000,
+        period: 500,
+        repeat: 2,
+        ..every_minute
+    });
+    send(&mut p, m).await;
+    // Times are read on the broker's clock, in ms since the epoch: creating the queues
+    // waited for the storage thread, which let the paused clock jump ahead by some amount.
+    let sent = b.now_ms();
+    let mut plain_at = Vec::new();
+    let mut series_at = Vec::new();
+    while plain_at.len() < 2 || series_at.len() < 6 {
+        let d = recv_within(&mut c, 120).await;
+        let id = if body(&d) == "plain" {
+            plain_at.push(b.now_ms());
+            id_plain
+        } else {
+            series_at.push(b.now_ms());
+            id_series
+        };
+        ack(&mut c, id, &d).await;
+    }
+    let minute = plain_at[0];
+    assert_eq!(minute % 60_000, 0, "fires on a minute boundary");
+    assert!(minute > sent && minute - sent <= 60_000, "the next minute");
+    assert_eq!(plain_at, [minute, minute + 60_000]);
+    let expected: Vec<u64> = [0, 60_000]
+        .iter()
+        .flat_map(|m| [1000, 1500, 2000].map(|d| minute + m + d))
+        .collect();
+    assert_eq!(series_at, expected);
+    // The CRON jobs stay scheduled; nothing else is due before the next minute.
+    nothing_for(&mut c, 57_000).await;
+    assert_eq!(b.stats(&plain).await.unwrap().delayed, 1);
+    assert_eq!(b.stats(&series).await.unwrap().delayed, 1);
+}
+
 #[tokio::test]
 async fn repeating_persistent_schedule_leaves_nothing_behind() {
     let store = Arc::new(MemStore::new());
