@@ -790,29 +790,40 @@ impl DestinationActor {
     /// Moves messages to this destination's dead-letter destination (per its strategy), or
     /// drops them when the strategy discards them or they are non-persistent and
     /// `processNonPersistent` is off. The removal here and the put there are one store write.
+    /// A durable subscription's messages are dead-lettered as their topic's (ActiveMQ names
+    /// the DLQ after the message's destination, and records that as its origin).
     async fn dead_letter(&mut self, entries: Vec<(Entry, Arc<str>)>) {
-        let dlq = self
-            .policy
-            .dead_letter
-            .strategy
-            .dead_letter_destination(&self.dest);
-        let mut moved = Vec::new();
+        let subscription = crate::routing::is_durable_queue(&self.dest);
+        let mut moved: Vec<(Destination, Vec<(Entry, Message)>)> = Vec::new();
         let mut dropped = Vec::new();
         for (entry, cause) in entries {
+            let origin = if subscription {
+                &entry.msg.destination
+            } else {
+                &self.dest
+            };
+            let dlq = self
+                .policy
+                .dead_letter
+                .strategy
+                .dead_letter_destination(origin);
             let keep = entry.msg.persistent || self.policy.dead_letter.process_non_persistent;
-            match &dlq {
+            match dlq {
                 // Its own DLQ (a message sent straight to the DLQ): redelivered, not lost.
-                Some(d) if *d == self.dest => self.push(entry, Target::Queue),
+                Some(d) if d == self.dest => self.push(entry, Target::Queue),
                 Some(d) if keep => {
                     let mut msg = (*entry.msg).clone();
-                    msg.original_destination = Some(self.dest.clone());
+                    msg.original_destination = Some(origin.clone());
                     msg.failure_cause = Some(cause);
                     msg.destination = d.clone();
                     // A dead-lettered message never expires (ActiveMQ's default
                     // `expiration="0"` on dead-letter strategies).
                     msg.expires = 0;
                     msg.schedule = None;
-                    moved.push((entry, msg));
+                    match moved.iter_mut().find(|(to, _)| *to == d) {
+                        Some((_, list)) => list.push((entry, msg)),
+                        None => moved.push((d, vec![(entry, msg)])),
+                    }
                 }
                 _ => dropped.push(entry),
             }
@@ -821,17 +832,18 @@ impl DestinationActor {
             tracing::debug!(dest = %self.dest, count = dropped.len(), "dropping undeliverable messages");
             self.drop_entries(dropped).await;
         }
-        if let Some(d) = dlq.filter(|d| *d != self.dest) {
-            if !moved.is_empty() {
-                tracing::info!(dest = %self.dest, dlq = %d, count = moved.len(), "dead-lettering messages");
-                self.move_to(&d, moved, true).await;
-            }
+        for (d, list) in moved {
+            tracing::info!(dest = %self.dest, dlq = %d, count = list.len(), "dead-lettering messages");
+            self.move_to(&d, list, true).await;
         }
     }
 
     /// Moves messages to `to`: this destination's removal and `to`'s put in one store write,
-    /// then the messages are handed to `to`'s actor. `keep_count` carries the redelivery
-    /// count over (dead-lettering) instead of starting again (redrive).
+    /// then the messages are handed to `to`'s actor. A `to` that stores nothing itself (a
+    /// topic, on redrive) stores its durable subscribers' copies in a write of its own, so
+    /// the removal here waits for that: a crash in between delivers a message twice rather
+    /// than losing it. `keep_count` carries the redelivery count over (dead-lettering)
+    /// instead of starting again (redrive).
     async fn move_to(&mut self, to: &Destination, moves: Vec<(Entry, Message)>, keep_count: bool) {
         let Some(inner) = self.broker.upgrade() else {
             return;
@@ -858,7 +870,9 @@ impl DestinationActor {
         } else {
             Batch::new()
         };
+        let stores_here = Self::persists(to);
         let mut sends = Vec::with_capacity(moves.len());
+        let mut stored_there = Vec::new();
         let mut entries = Vec::with_capacity(moves.len());
         for (entry, msg) in moves {
             let seq = broker.next_seq();
@@ -869,26 +883,42 @@ impl DestinationActor {
                 repeats_left: 0,
             };
             let redeliveries = if keep_count { entry.redeliveries } else { 0 };
-            if msg.persistent && Self::persists(to) {
+            let mut reply = None;
+            if msg.persistent && stores_here {
                 let mut rec = record::to_record(&to.to_string(), seq, &msg, at);
                 rec.redeliveries = redeliveries;
                 batch.push(Op::PutMessage(rec));
+            } else if msg.persistent {
+                let (tx, rx) = oneshot::channel();
+                reply = Some(tx);
+                stored_there.push(rx);
             }
             sends.push(Command::Send {
                 msg: Arc::new(msg),
                 seq,
                 at,
                 redeliveries,
-                reply: None,
+                reply,
             });
             entries.push(entry);
         }
         self.release(&entries);
         batch.ops.extend(self.removals(&entries).ops);
-        self.writer.write(batch, Vec::new()).await;
+        if stored_there.is_empty() {
+            self.writer.write(batch, Vec::new()).await;
+            for cmd in sends {
+                send_without_waiting(&found.tx, cmd);
+            }
+            return;
+        }
         for cmd in sends {
             send_without_waiting(&found.tx, cmd);
         }
+        // `to` never waits for this actor, so waiting for it here cannot deadlock.
+        for rx in stored_there {
+            let _ = rx.await;
+        }
+        self.writer.write(batch, Vec::new()).await;
     }
 
     /// Sends a copy of a published message to every forward that selects it. Persistent

@@ -179,7 +179,11 @@ impl Broker {
         for rec in list {
             match record::parse_destination(&rec.name) {
                 Some(d) => {
-                    broker.lookup(&d, Lookup::Create(None))?;
+                    let how = match crate::routing::durable_topic(&rec) {
+                        Some(topic) => Lookup::Subscription(topic),
+                        None => Lookup::Create(None),
+                    };
+                    broker.lookup(&d, how)?;
                     broker.restore_durable(&rec, &d);
                 }
                 None => tracing::warn!(name = %rec.name, "ignoring unknown stored destination"),
@@ -406,12 +410,13 @@ impl Broker {
                 });
             }
         }
-        let owner = match how {
+        let (owner, policy_of) = match &how {
             Lookup::Existing => return Err(CoreError::NoSuchTempDestination(dest.clone())),
-            Lookup::Create(owner) => owner,
+            Lookup::Create(owner) => (*owner, dest),
+            Lookup::Subscription(topic) => (None, topic),
         };
         let (tx, rx) = mpsc::channel(self.inner.cfg.mailbox_capacity);
-        let policy = self.inner.cfg.policies.resolve(dest);
+        let policy = self.inner.cfg.policies.resolve(policy_of);
         let actor = DestinationActor::new(
             dest.clone(),
             self,
@@ -465,10 +470,13 @@ pub(crate) struct Found {
 }
 
 /// How [`Broker::lookup`] treats a missing destination.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) enum Lookup {
     /// Fail if it does not exist (someone else's temporary destination).
     Existing,
     /// Create it, owned by the given connection when temporary.
     Create(Option<ConnectionId>),
+    /// Create the queue of a durable subscription to this topic (maybe a wildcard): it
+    /// follows the topic's policy entry, as an ActiveMQ durable subscriber does.
+    Subscription(Destination),
 }

@@ -255,6 +255,25 @@ pub fn is_wildcard(name: &str) -> bool {
     name.split('.').any(|s| s == "*" || s == ">")
 }
 
+fn attribute<'a>(rec: &'a DestinationRecord, key: &str) -> Option<&'a str> {
+    rec.attributes
+        .iter()
+        .find(|(n, _)| n == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The topic of the durable subscription a stored destination record describes (`None`
+/// for any other destination).
+pub(crate) fn durable_topic(rec: &DestinationRecord) -> Option<Destination> {
+    attribute(rec, ATTR_TOPIC).and_then(crate::record::parse_destination)
+}
+
+/// True for the queue of a durable subscription: its messages keep their topic as
+/// destination, and are dead-lettered as that topic's.
+pub(crate) fn is_durable_queue(dest: &Destination) -> bool {
+    dest.kind() == DestinationKind::Queue && dest.name().starts_with(DURABLE_QUEUE_PREFIX)
+}
+
 /// The queue holding the durable subscription `name` of client `client_id`. Both parts are
 /// escaped so that no two subscriptions share a queue.
 pub fn durable_queue(client_id: &str, name: &str) -> Destination {
@@ -273,7 +292,7 @@ impl Broker {
     pub(crate) fn wire_new(&self, dest: &Destination, found: &Found) {
         // Durable subscriptions' queues are topic state (not queues in ActiveMQ): no
         // wildcard queue consumer may take from them.
-        if dest.kind() == DestinationKind::Queue && !dest.name().starts_with(DURABLE_QUEUE_PREFIX) {
+        if dest.kind() == DestinationKind::Queue && !is_durable_queue(dest) {
             self.queue_tree().insert(dest.name());
             let watchers = self.queue_watchers().matching(dest.name());
             for w in watchers {
@@ -318,14 +337,8 @@ impl Broker {
 
     /// Re-creates a durable subscription found in the store at start-up.
     pub(crate) fn restore_durable(&self, rec: &DestinationRecord, queue: &Destination) {
-        let attr = |k: &str| {
-            rec.attributes
-                .iter()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.clone())
-        };
-        let Some(topic) = attr(ATTR_TOPIC).and_then(|t| crate::record::parse_destination(&t))
-        else {
+        let attr = |k: &str| attribute(rec, k).map(str::to_owned);
+        let Some(topic) = durable_topic(rec) else {
             return;
         };
         let selector_text = attr(ATTR_SELECTOR);
@@ -342,7 +355,7 @@ impl Broker {
                 None
             }
         };
-        let Ok(q) = self.lookup(queue, Lookup::Create(None)) else {
+        let Ok(q) = self.lookup(queue, Lookup::Subscription(topic.clone())) else {
             return;
         };
         // Offline, every connection's messages are kept (ActiveMQ's noLocal compares with
@@ -413,7 +426,7 @@ impl Broker {
             Some(_) => self.remove_durable(&queue).await?,
             None => {}
         }
-        let q = self.lookup(&queue, Lookup::Create(None))?;
+        let q = self.lookup(&queue, Lookup::Subscription(topic.clone()))?;
         let mut attributes = vec![
             (ATTR_TOPIC.to_owned(), topic.to_string()),
             (ATTR_CLIENT.to_owned(), client_id.to_owned()),

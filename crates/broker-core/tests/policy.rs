@@ -521,6 +521,140 @@ async fn default_strategy_is_shared_dlq_and_non_persistent_is_dropped() {
 }
 
 #[tokio::test]
+async fn process_non_persistent_dead_letters_non_persistent_messages() {
+    let store = Arc::new(MemStore::new());
+    let b = broker_with(
+        with_defaults(|d| {
+            d.redelivery = redelivery(0, 0, 0);
+            d.dead_letter.process_non_persistent = true;
+        }),
+        &store,
+    );
+    let q = Destination::queue("np-kept");
+    let mut p = b.connect();
+    put_transient(&mut p, &q, "transient", 4).await;
+    let mut c = b.connect();
+    let id = c.subscribe(spec(&q, 1)).await.unwrap();
+    let d = recv(&mut c).await;
+    c.nack(id, d.tag, None).await.unwrap();
+    let mut dc = b.connect();
+    let dlq = Destination::queue("ActiveMQ.DLQ");
+    let did = dc.subscribe(spec(&dlq, 5)).await.unwrap();
+    let d = recv(&mut dc).await;
+    assert_eq!(body(&d), "transient");
+    assert!(!d.message.persistent);
+    assert_eq!(d.message.original_destination.as_ref(), Some(&q));
+    ack(&mut dc, did, &d).await;
+}
+
+/// A durable subscriber's messages follow the topic's policy entry (not one for queues
+/// matching the subscription's internal queue), are dead-lettered as the topic's, with the
+/// topic as their origin, and redrive publishes them to the topic again, as in ActiveMQ.
+#[tokio::test]
+async fn durable_subscription_follows_its_topic_policy_and_dead_letters_as_the_topic() {
+    let store = Arc::new(MemStore::new());
+    let dead_letter = |prefix: &str| DeadLetterPolicy {
+        strategy: DeadLetterStrategy::Individual {
+            queue_prefix: prefix.into(),
+            topic_prefix: prefix.into(),
+            queue_suffix: String::new(),
+            topic_suffix: String::new(),
+            use_queue_for_queue_messages: true,
+            use_queue_for_topic_messages: true,
+        },
+        ..DeadLetterPolicy::default()
+    };
+    let policies = PolicyMap {
+        entries: vec![
+            (
+                DestinationPattern::queue(">"),
+                PolicyEntry {
+                    prioritized_messages: Some(true),
+                    dead_letter: Some(dead_letter("QDLQ.")),
+                    ..PolicyEntry::default()
+                },
+            ),
+            (
+                DestinationPattern::topic("news.>"),
+                PolicyEntry {
+                    prioritized_messages: Some(false),
+                    dead_letter: Some(dead_letter("TDLQ.")),
+                    ..PolicyEntry::default()
+                },
+            ),
+        ],
+        redelivery: vec![
+            (DestinationPattern::queue(">"), redelivery(5, 0, 0)),
+            (DestinationPattern::topic("news.>"), redelivery(1, 10, 10)),
+        ],
+        ..PolicyMap::default()
+    };
+    let policies_again = policies.clone();
+    let b = broker_with(policies, &store);
+    let topic = Destination::topic("news.eu");
+    let mut sub = b.connect();
+    sub.claim_client_id("app").unwrap();
+    let id = sub.subscribe_durable("s", spec(&topic, 10)).await.unwrap();
+    let mut other = b.connect();
+    other.claim_client_id("other").unwrap();
+    let other_id = other
+        .subscribe_durable("s", spec(&topic, 10))
+        .await
+        .unwrap();
+    let mut p = b.connect();
+    put(&mut p, &topic, "low", 1).await;
+    put(&mut p, &topic, "high", 9).await;
+    // The topic's prioritizedMessages=false holds: arrival order.
+    assert_eq!(drain_bodies(&mut other, other_id, 2).await, ["low", "high"]);
+    let first = recv(&mut sub).await;
+    assert_eq!(body(&first), "low");
+    ack(&mut sub, id, &first).await;
+    // The topic's maximumRedeliveries=1: the second NACK dead-letters.
+    for n in 0..=1 {
+        let d = recv(&mut sub).await;
+        assert_eq!((body(&d), d.redeliveries), ("high", n));
+        sub.nack(id, d.tag, None).await.unwrap();
+    }
+    let dlq = Destination::queue("TDLQ.news.eu");
+    let mut dc = b.connect();
+    let did = dc.subscribe(spec(&dlq, 1)).await.unwrap();
+    let d = recv(&mut dc).await;
+    assert_eq!(body(&d), "high");
+    assert_eq!(d.message.original_destination.as_ref(), Some(&topic));
+    dc.unsubscribe(did).await.unwrap();
+    eventually("dead-lettered in the store", || {
+        store.queue_len("queue://TDLQ.news.eu").unwrap() == 1
+    })
+    .await;
+    // Redrive publishes it to the topic: every durable subscriber gets it again.
+    assert_eq!(b.redrive(&dlq, None).await.unwrap(), 1);
+    let d = recv(&mut sub).await;
+    assert_eq!((body(&d), d.redeliveries), ("high", 0));
+    assert_eq!(d.message.destination, topic);
+    ack(&mut sub, id, &d).await;
+    assert_eq!(drain_bodies(&mut other, other_id, 1).await, ["high"]);
+    eventually("redriven and consumed", || {
+        store.queue_len("queue://TDLQ.news.eu").unwrap() == 0
+    })
+    .await;
+    assert!(b
+        .destinations()
+        .iter()
+        .all(|d| !d.name().starts_with("QDLQ.")));
+    // After a restart the subscription's queue still follows the topic's entry.
+    let queue = broker_core::durable_queue("app", "s");
+    assert!(!b.policy(&queue).prioritized_messages);
+    for c in [sub, other, p, dc] {
+        c.close().await;
+    }
+    b.shutdown();
+    drop(b);
+    let b = broker_with(policies_again, &store);
+    assert!(!b.policy(&queue).prioritized_messages);
+    assert_eq!(b.policy(&queue).redelivery.maximum_redeliveries, 1);
+}
+
+#[tokio::test]
 async fn discarding_strategy_drops() {
     let store = Arc::new(MemStore::new());
     let b = broker_with(
