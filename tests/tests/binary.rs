@@ -138,6 +138,56 @@ async fn binary_reads_a_config_file() {
     signal_and_wait(r, "TERM").await;
 }
 
+/// `--bind`, `--stomp-port` and `--data-dir` win over what either file format says: each file
+/// names a port that is taken and a data directory that cannot be created, so the broker
+/// only starts if the flags replaced them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_line_flags_override_the_config_file() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a port");
+    let port = busy.local_addr().expect("local addr").port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let not_a_dir = dir.path().join("file");
+    std::fs::write(&not_a_dir, "").expect("writing a file");
+    let bad_data = not_a_dir.join("data");
+    let bad_data = bad_data.to_str().expect("utf-8 path");
+    let toml = dir.path().join("ferromq.toml");
+    std::fs::write(
+        &toml,
+        format!(
+            "[network]\nbind = \"0.0.0.0\"\n\n[stomp]\nport = {port}\n\n\
+             [storage]\ndata_dir = \"{bad_data}\"\n"
+        ),
+    )
+    .expect("writing config");
+    let xml = dir.path().join("activemq.xml");
+    std::fs::write(
+        &xml,
+        format!(
+            "<beans><broker xmlns=\"http://activemq.apache.org/schema/core\" \
+             dataDirectory=\"{bad_data}\"><transportConnectors>\
+             <transportConnector name=\"stomp\" uri=\"stomp://0.0.0.0:{port}\"/>\
+             </transportConnectors></broker></beans>"
+        ),
+    )
+    .expect("writing config");
+    for cfg in [&toml, &xml] {
+        let r = start_binary(&[
+            "--config",
+            cfg.to_str().expect("utf-8 path"),
+            "--bind",
+            "127.0.0.1",
+            "--stomp-port",
+            "0",
+        ])
+        .await;
+        assert!(r.addr.ip().is_loopback(), "--bind ignored: {}", r.addr);
+        assert_ne!(r.addr.port(), port, "--stomp-port ignored");
+        round_trip(r.addr).await;
+        signal_and_wait(r, "TERM").await;
+    }
+    drop(busy);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_without_config_uses_defaults() {
     let defaults = BrokerConfig::default();
