@@ -387,7 +387,7 @@ impl DestinationActor {
     /// Puts an accepted or read message where it belongs: the delayed index when it is not
     /// due yet (or is a repeating schedule), its lane(s) otherwise.
     fn place(&mut self, entry: Entry, at: Placement, target: Target, now: u64) {
-        if at.deliver_at > now || schedule::is_job(entry.msg.schedule.as_ref(), &at) {
+        if at.deliver_at > now || schedule::is_job(entry.msg.schedule(), &at) {
             self.delayed
                 .insert((at.deliver_at, entry.seq), Delayed { entry, target, at });
         } else {
@@ -531,7 +531,7 @@ impl DestinationActor {
                 expired.push(entry);
                 continue;
             }
-            if !schedule::is_job(entry.msg.schedule.as_ref(), &at) {
+            if !schedule::is_job(entry.msg.schedule(), &at) {
                 self.push(entry, target);
                 continue;
             }
@@ -556,13 +556,13 @@ impl DestinationActor {
         let copy_seq = broker.next_seq();
         let mut copy = (*job.msg).clone();
         copy.id = Arc::from(format!("{}:{copy_seq}", job.msg.id));
-        copy.schedule = schedule::series_of(job.msg.schedule.as_ref());
+        copy.extras_mut().schedule = schedule::series_of(job.msg.schedule());
         let at_once = Placement {
             lane: job.lane,
             deliver_at: 0,
             repeats_left: 0,
         };
-        let copy_at = match &copy.schedule {
+        let copy_at = match copy.schedule() {
             // A series has no CRON entry, so its placement cannot fail.
             Some(_) => schedule::first_placement(&copy, &self.policy, now).unwrap_or(at_once),
             None => at_once,
@@ -586,7 +586,7 @@ impl DestinationActor {
             self.hold(&copy_entry.msg);
         }
         self.place(copy_entry, copy_at, target, now);
-        let next = schedule::next_firing(job.msg.schedule.as_ref(), &at, at.deliver_at, now);
+        let next = schedule::next_firing(job.msg.schedule(), &at, at.deliver_at, now);
         if stored {
             self.resident.remove(&job.key());
             batch.push(Op::DeleteMessage {
@@ -742,7 +742,7 @@ impl DestinationActor {
             let policy = &policy.redelivery;
             // A message dead-lettered once is not dead-lettered again (no DLQ of a DLQ):
             // it stays where it is and is redelivered.
-            if policy.exceeded(n) && entry.msg.original_destination.is_none() {
+            if policy.exceeded(n) && entry.msg.extras().original_destination.is_none() {
                 let cause = format!(
                     "Delivery[{n}] exceeds redelivery policy limit: maximumRedeliveries = {}",
                     policy.maximum_redeliveries
@@ -813,13 +813,14 @@ impl DestinationActor {
                 Some(d) if d == self.dest => self.push(entry, Target::Queue),
                 Some(d) if keep => {
                     let mut msg = (*entry.msg).clone();
-                    msg.original_destination = Some(origin.clone());
-                    msg.failure_cause = Some(cause);
+                    let extras = msg.extras_mut();
+                    extras.original_destination = Some(origin.clone());
+                    extras.failure_cause = Some(cause);
+                    extras.schedule = None;
                     msg.destination = d.clone();
                     // A dead-lettered message never expires (ActiveMQ's default
                     // `expiration="0"` on dead-letter strategies).
                     msg.expires = 0;
-                    msg.schedule = None;
                     match moved.iter_mut().find(|(to, _)| *to == d) {
                         Some((_, list)) => list.push((entry, msg)),
                         None => moved.push((d, vec![(entry, msg)])),
@@ -996,7 +997,8 @@ impl DestinationActor {
         let mut total = 0;
         loop {
             let wanted = |e: &Entry| {
-                e.msg.original_destination.is_some() && message_id.is_none_or(|id| *e.msg.id == *id)
+                e.msg.extras().original_destination.is_some()
+                    && message_id.is_none_or(|id| *e.msg.id == *id)
             };
             let mut picked = match &mut self.mode {
                 Mode::Queue(lane) => lane.take_pending(wanted),
@@ -1018,10 +1020,11 @@ impl DestinationActor {
             let mut by_target: HashMap<Destination, Vec<(Entry, Message)>> = HashMap::new();
             for entry in picked {
                 let mut msg = (*entry.msg).clone();
-                let Some(to) = msg.original_destination.take() else {
+                let extras = msg.extras_mut();
+                let Some(to) = extras.original_destination.take() else {
                     continue;
                 };
-                msg.failure_cause = None;
+                extras.failure_cause = None;
                 msg.destination = to.clone();
                 by_target.entry(to).or_default().push((entry, msg));
             }

@@ -40,7 +40,9 @@ pub use connection::Connection;
 pub use consumer::{ConnectionId, ConsumerId, ConsumerSpec, WatchId};
 pub use destination::{Destination, DestinationKind};
 pub use error::CoreError;
-pub use message::{BodyKind, Delivery, DeliveryTag, Message, Schedule, DEFAULT_PRIORITY};
+pub use message::{
+    BodyKind, Delivery, DeliveryTag, Message, MessageExtras, Schedule, DEFAULT_PRIORITY,
+};
 pub use policy::{
     DeadLetterPolicy, DeadLetterStrategy, DestinationPattern, DestinationPolicy, PolicyEntry,
     PolicyMap, PriorityLane, RedeliveryPolicy, DEFAULT_DLQ,

@@ -35,12 +35,6 @@ pub struct Message {
     pub expires: u64,
     /// Send time in ms since the Unix epoch.
     pub timestamp: u64,
-    /// JMSCorrelationID.
-    pub correlation_id: Option<Bytes>,
-    /// JMSReplyTo.
-    pub reply_to: Option<Destination>,
-    /// JMSType.
-    pub message_type: Option<Bytes>,
     /// User properties / headers, in the order they were sent.
     pub properties: Vec<(Bytes, Bytes)>,
     /// The payload.
@@ -49,6 +43,21 @@ pub struct Message {
     pub body_kind: BodyKind,
     /// The connection that sent it (for noLocal and diagnostics).
     pub producer: ConnectionId,
+    /// The headers most messages go without, boxed: every pending message is held in
+    /// memory, and unboxed they would more than double its size. Read them with
+    /// [`Message::extras`], set them with [`Message::extras_mut`].
+    pub extras: Option<Box<MessageExtras>>,
+}
+
+/// The less common headers of a [`Message`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MessageExtras {
+    /// JMSCorrelationID.
+    pub correlation_id: Option<Bytes>,
+    /// JMSReplyTo.
+    pub reply_to: Option<Destination>,
+    /// JMSType.
+    pub message_type: Option<Bytes>,
     /// Delayed or repeated delivery (ActiveMQ's `AMQ_SCHEDULED_*` properties).
     pub schedule: Option<Schedule>,
     /// Where a dead-lettered message was first sent (ActiveMQ `originalDestination`).
@@ -56,6 +65,15 @@ pub struct Message {
     /// Why a message was dead-lettered (ActiveMQ `dlqDeliveryFailureCause`).
     pub failure_cause: Option<Arc<str>>,
 }
+
+static NO_EXTRAS: MessageExtras = MessageExtras {
+    correlation_id: None,
+    reply_to: None,
+    message_type: None,
+    schedule: None,
+    original_destination: None,
+    failure_cause: None,
+};
 
 /// Scheduled delivery as ActiveMQ's scheduler reads its message properties: first delivery
 /// after `delay` ms, then `repeat` more copies `period` ms apart; with `cron`, that series
@@ -90,17 +108,27 @@ impl Message {
             priority: DEFAULT_PRIORITY,
             expires: 0,
             timestamp: 0,
-            correlation_id: None,
-            reply_to: None,
-            message_type: None,
             properties: Vec::new(),
             body: Bytes::new(),
             body_kind: BodyKind::Text,
             producer,
-            schedule: None,
-            original_destination: None,
-            failure_cause: None,
+            extras: None,
         }
+    }
+
+    /// The less common headers (all `None` when the message has none).
+    pub fn extras(&self) -> &MessageExtras {
+        self.extras.as_deref().unwrap_or(&NO_EXTRAS)
+    }
+
+    /// The less common headers, for setting one (boxed on first use).
+    pub fn extras_mut(&mut self) -> &mut MessageExtras {
+        self.extras.get_or_insert_with(Default::default)
+    }
+
+    /// The message's schedule (`AMQ_SCHEDULED_*`), if any.
+    pub fn schedule(&self) -> Option<&Schedule> {
+        self.extras().schedule.as_ref()
     }
 
     /// True when `now_ms` is past the message's expiry.

@@ -54,13 +54,14 @@ pub(crate) fn to_record(queue: &str, seq: u64, msg: &Message, at: Placement) -> 
         Bytes::from_static(b":priority"),
         Bytes::from(vec![b'0' + msg.priority.min(9)]),
     ));
-    if let Some(v) = &msg.correlation_id {
+    let extras = msg.extras();
+    if let Some(v) = &extras.correlation_id {
         headers.push((Bytes::from_static(b":correlation-id"), v.clone()));
     }
-    if let Some(d) = &msg.reply_to {
+    if let Some(d) = &extras.reply_to {
         headers.push((Bytes::from_static(b":reply-to"), Bytes::from(d.to_string())));
     }
-    if let Some(v) = &msg.message_type {
+    if let Some(v) = &extras.message_type {
         headers.push((Bytes::from_static(b":type"), v.clone()));
     }
     if at.deliver_at != 0 {
@@ -75,7 +76,7 @@ pub(crate) fn to_record(queue: &str, seq: u64, msg: &Message, at: Placement) -> 
             Bytes::from(at.repeats_left.to_string()),
         ));
     }
-    if let Some(s) = &msg.schedule {
+    if let Some(s) = &extras.schedule {
         headers.push((
             Bytes::from_static(b":schedule"),
             Bytes::from(format!("{},{},{}", s.delay, s.period, s.repeat)),
@@ -84,7 +85,7 @@ pub(crate) fn to_record(queue: &str, seq: u64, msg: &Message, at: Placement) -> 
             headers.push((Bytes::from_static(b":cron"), Bytes::from(c.to_string())));
         }
     }
-    if let Some(d) = &msg.original_destination {
+    if let Some(d) = &extras.original_destination {
         headers.push((
             Bytes::from_static(b":orig-dest"),
             Bytes::from(d.to_string()),
@@ -98,7 +99,7 @@ pub(crate) fn to_record(queue: &str, seq: u64, msg: &Message, at: Placement) -> 
             Bytes::from(msg.destination.to_string()),
         ));
     }
-    if let Some(c) = &msg.failure_cause {
+    if let Some(c) = &extras.failure_cause {
         headers.push((Bytes::from_static(b":cause"), Bytes::from(c.to_string())));
     }
     headers.push((Bytes::from_static(SEPARATOR.as_bytes()), Bytes::new()));
@@ -155,16 +156,11 @@ pub(crate) fn from_record(
         priority: rec.priority,
         expires: rec.expires,
         timestamp: rec.timestamp,
-        correlation_id: None,
-        reply_to: None,
-        message_type: None,
         properties: Vec::new(),
         body: rec.body.clone(),
         body_kind: BodyKind::Text,
         producer: ConnectionId(0),
-        schedule: None,
-        original_destination: None,
-        failure_cause: None,
+        extras: None,
     };
     let sep = rec
         .headers
@@ -184,11 +180,11 @@ pub(crate) fn from_record(
                 [d @ b'0'..=b'9'] => msg.priority = d - b'0',
                 _ => return Err(RecordError("stored message has an invalid priority")),
             },
-            b":correlation-id" => msg.correlation_id = Some(v.clone()),
+            b":correlation-id" => msg.extras_mut().correlation_id = Some(v.clone()),
             b":reply-to" => {
-                msg.reply_to = std::str::from_utf8(v).ok().and_then(parse_destination);
+                msg.extras_mut().reply_to = std::str::from_utf8(v).ok().and_then(parse_destination);
             }
-            b":type" => msg.message_type = Some(v.clone()),
+            b":type" => msg.extras_mut().message_type = Some(v.clone()),
             b":deliver-at" => at.deliver_at = number(v, "stored message has a bad delivery time")?,
             b":repeats-left" => {
                 at.repeats_left = number(v, "stored message has a bad repeat count")?;
@@ -201,8 +197,9 @@ pub(crate) fn from_record(
                 let delay = number(next()?.as_bytes(), bad)?;
                 let period = number(next()?.as_bytes(), bad)?;
                 let repeat = number(next()?.as_bytes(), bad)?;
-                let cron = msg.schedule.take().and_then(|s| s.cron);
-                msg.schedule = Some(crate::Schedule {
+                let schedule = &mut msg.extras_mut().schedule;
+                let cron = schedule.take().and_then(|s| s.cron);
+                *schedule = Some(crate::Schedule {
                     delay,
                     period,
                     repeat,
@@ -214,12 +211,19 @@ pub(crate) fn from_record(
                     std::str::from_utf8(v)
                         .map_err(|_| RecordError("stored message has a bad cron expression"))?,
                 );
-                msg.schedule.get_or_insert_with(Default::default).cron = Some(cron);
+                msg.extras_mut()
+                    .schedule
+                    .get_or_insert_with(Default::default)
+                    .cron = Some(cron);
             }
             b":orig-dest" => {
-                msg.original_destination = std::str::from_utf8(v).ok().and_then(parse_destination);
+                msg.extras_mut().original_destination =
+                    std::str::from_utf8(v).ok().and_then(parse_destination);
             }
-            b":cause" => msg.failure_cause = Some(Arc::from(String::from_utf8_lossy(v).as_ref())),
+            b":cause" => {
+                msg.extras_mut().failure_cause =
+                    Some(Arc::from(String::from_utf8_lossy(v).as_ref()));
+            }
             b":dest" => {
                 msg.destination = std::str::from_utf8(v)
                     .ok()
@@ -246,21 +250,23 @@ mod tests {
             priority: 7,
             expires: 5,
             timestamp: 3,
-            correlation_id: Some(Bytes::from_static(b"c")),
-            reply_to: Some(Destination::new(DestinationKind::TempQueue, "ID:a:1")),
-            message_type: Some(Bytes::from_static(b"t")),
             properties: vec![(Bytes::from_static(b":odd"), Bytes::from_static(b"v"))],
             body: Bytes::from_static(b"\0body"),
             body_kind: BodyKind::Bytes,
             producer: ConnectionId(0),
-            schedule: Some(crate::Schedule {
-                delay: 10,
-                period: 20,
-                repeat: 3,
-                cron: Some(Arc::from("0 * * * *")),
-            }),
-            original_destination: Some(Destination::topic("t.x")),
-            failure_cause: Some(Arc::from("expired")),
+            extras: Some(Box::new(crate::MessageExtras {
+                correlation_id: Some(Bytes::from_static(b"c")),
+                reply_to: Some(Destination::new(DestinationKind::TempQueue, "ID:a:1")),
+                message_type: Some(Bytes::from_static(b"t")),
+                schedule: Some(crate::Schedule {
+                    delay: 10,
+                    period: 20,
+                    repeat: 3,
+                    cron: Some(Arc::from("0 * * * *")),
+                }),
+                original_destination: Some(Destination::topic("t.x")),
+                failure_cause: Some(Arc::from("expired")),
+            })),
         };
         let at = Placement {
             lane: 7,

@@ -16,7 +16,7 @@ pub(crate) fn first_placement(
     now: u64,
 ) -> Result<Placement, CoreError> {
     let lane = store_lane(msg, policy.prioritized_messages);
-    if let Some(s) = msg.schedule.as_ref().filter(|s| !s.is_immediate()) {
+    if let Some(s) = msg.schedule().filter(|s| !s.is_immediate()) {
         let deliver_at = match &s.cron {
             Some(expr) => next_cron(expr, now)?,
             None => now.saturating_add(s.delay),
@@ -44,7 +44,7 @@ pub(crate) fn first_placement(
 /// Checks a message's schedule before it is accepted (or staged in a transaction), so a bad
 /// CRON entry is refused to its producer rather than failing later.
 pub(crate) fn validate(msg: &Message) -> Result<(), CoreError> {
-    match msg.schedule.as_ref().and_then(|s| s.cron.as_ref()) {
+    match msg.schedule().and_then(|s| s.cron.as_ref()) {
         Some(expr) => Cron::parse(expr)
             .map(|_| ())
             .map_err(|e| CoreError::InvalidSchedule(e.to_string())),
@@ -108,12 +108,13 @@ mod tests {
     use std::sync::Arc;
 
     fn msg(priority: u8, schedule: Option<Schedule>) -> Message {
-        Message {
+        let mut m = Message {
             persistent: true,
             priority,
-            schedule,
             ..Message::new(Arc::from("ID:1"), Destination::queue("q"), ConnectionId(0))
-        }
+        };
+        m.extras_mut().schedule = schedule;
+        m
     }
 
     #[test]

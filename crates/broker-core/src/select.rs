@@ -32,8 +32,8 @@ impl SelectorSource for View<'_> {
             }))),
             headers::JMS_REDELIVERED => Some(Value::Bool(self.redeliveries > 0)),
             headers::JMSX_DELIVERY_COUNT => Some(Value::Long(i64::from(self.redeliveries) + 1)),
-            headers::JMS_CORRELATION_ID => m.correlation_id.as_deref().map(text),
-            headers::JMS_TYPE => m.message_type.as_deref().map(text),
+            headers::JMS_CORRELATION_ID => m.extras().correlation_id.as_deref().map(text),
+            headers::JMS_TYPE => m.extras().message_type.as_deref().map(text),
             _ => m.property(identifier).map(|v| text(v)),
         }
     }

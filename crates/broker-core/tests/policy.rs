@@ -463,8 +463,9 @@ async fn exhausted_redeliveries_go_to_the_dead_letter_queue_and_redrive_back() {
     let m = &d.message;
     assert_eq!(body(&d), "poison");
     assert_eq!(m.priority, 6);
-    assert_eq!(m.original_destination.as_ref(), Some(&q));
+    assert_eq!(m.extras().original_destination.as_ref(), Some(&q));
     assert!(m
+        .extras()
         .failure_cause
         .as_deref()
         .unwrap()
@@ -483,7 +484,7 @@ async fn exhausted_redeliveries_go_to_the_dead_letter_queue_and_redrive_back() {
     let d = recv(&mut c).await;
     assert_eq!(body(&d), "poison");
     assert_eq!(d.redeliveries, 0);
-    assert!(d.message.original_destination.is_none());
+    assert!(d.message.extras().original_destination.is_none());
     ack(&mut c, id, &d).await;
     eventually("consumed", || {
         store.queue_len("queue://DLQ.orders").unwrap() == 0
@@ -543,7 +544,7 @@ async fn process_non_persistent_dead_letters_non_persistent_messages() {
     let d = recv(&mut dc).await;
     assert_eq!(body(&d), "transient");
     assert!(!d.message.persistent);
-    assert_eq!(d.message.original_destination.as_ref(), Some(&q));
+    assert_eq!(d.message.extras().original_destination.as_ref(), Some(&q));
     ack(&mut dc, did, &d).await;
 }
 
@@ -620,7 +621,10 @@ async fn durable_subscription_follows_its_topic_policy_and_dead_letters_as_the_t
     let did = dc.subscribe(spec(&dlq, 1)).await.unwrap();
     let d = recv(&mut dc).await;
     assert_eq!(body(&d), "high");
-    assert_eq!(d.message.original_destination.as_ref(), Some(&topic));
+    assert_eq!(
+        d.message.extras().original_destination.as_ref(),
+        Some(&topic)
+    );
     dc.unsubscribe(did).await.unwrap();
     eventually("dead-lettered in the store", || {
         store.queue_len("queue://TDLQ.news.eu").unwrap() == 1
@@ -707,7 +711,7 @@ async fn scheduled_delay_period_and_repeat() {
     let id = c.subscribe(spec(&q, 10)).await.unwrap();
     let mut p = b.connect();
     let mut m = transient(msg(&mut p, &q, "tick", 4));
-    m.schedule = Some(Schedule {
+    m.extras_mut().schedule = Some(Schedule {
         delay: 1000,
         period: 500,
         repeat: 2,
@@ -756,10 +760,10 @@ async fn cron_fires_each_time_and_starts_a_series_when_it_repeats() {
         ..Schedule::default()
     };
     let mut m = transient(msg(&mut p, &plain, "plain", 4));
-    m.schedule = Some(every_minute.clone());
+    m.extras_mut().schedule = Some(every_minute.clone());
     send(&mut p, m).await;
     let mut m = transient(msg(&mut p, &series, "series", 4));
-    m.schedule = Some(Schedule {
+    m.extras_mut().schedule = Some(Schedule {
         delay: 1000,
         period: 500,
         repeat: 2,
@@ -806,7 +810,7 @@ async fn repeating_persistent_schedule_leaves_nothing_behind() {
     let id = c.subscribe(spec(&q, 10)).await.unwrap();
     let mut p = b.connect();
     let mut m = msg(&mut p, &q, "tick", 4);
-    m.schedule = Some(Schedule {
+    m.extras_mut().schedule = Some(Schedule {
         delay: 100,
         period: 100,
         repeat: 3,
@@ -828,7 +832,7 @@ async fn scheduled_persistent_message_survives_restart() {
     let q = Destination::queue("later");
     let mut p = b.connect();
     let mut m = msg(&mut p, &q, "later", 4);
-    m.schedule = Some(Schedule {
+    m.extras_mut().schedule = Some(Schedule {
         delay: 60_000,
         ..Schedule::default()
     });
@@ -918,7 +922,7 @@ async fn expired_messages_are_never_delivered_and_dead_lettered_by_the_sweep() {
     let d = recv(&mut dc).await;
     assert_eq!(body(&d), "short-lived");
     assert_eq!(d.message.expires, 0, "dead-lettered messages do not expire");
-    assert_eq!(d.message.failure_cause.as_deref(), Some("expired"));
+    assert_eq!(d.message.extras().failure_cause.as_deref(), Some("expired"));
     ack(&mut dc, did, &d).await;
     let mut c = b.connect();
     let id = c.subscribe(spec(&q, 1)).await.unwrap();

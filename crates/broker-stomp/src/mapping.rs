@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use broker_core::{
-    BodyKind, Connection, Delivery, Destination, DestinationKind, Message, Schedule,
+    BodyKind, Connection, Delivery, Destination, DestinationKind, Message, MessageExtras, Schedule,
 };
 use bytes::Bytes;
 use stomp_codec::{Command, Frame, Headers};
@@ -40,7 +40,7 @@ const RESERVED: &[&str] = &[
 ];
 
 /// ActiveMQ's scheduler properties (`org.apache.activemq.ScheduledMessage`). They are read
-/// into [`Message::schedule`] and, as in ActiveMQ, also kept as properties.
+/// into [`Message::schedule`](broker_core::MessageExtras::schedule) and, as in ActiveMQ, also kept as properties.
 const SCHEDULED_DELAY: &str = "AMQ_SCHEDULED_DELAY";
 const SCHEDULED_PERIOD: &str = "AMQ_SCHEDULED_PERIOD";
 const SCHEDULED_REPEAT: &str = "AMQ_SCHEDULED_REPEAT";
@@ -224,6 +224,25 @@ pub fn message_from_send(
         }
         properties.push((name.clone(), value.clone()));
     }
+    let correlation_id = h.get_bytes("correlation-id").cloned();
+    let message_type = h.get_bytes("type").cloned();
+    // Most messages have none of these: then nothing is boxed.
+    let extras = (correlation_id.is_some()
+        || reply_to.is_some()
+        || message_type.is_some()
+        || schedule.is_some())
+    .then(|| {
+        Box::new(MessageExtras {
+            correlation_id,
+            reply_to,
+            message_type,
+            schedule,
+            // Only the broker dead-letters: a client's `original-destination` or
+            // `dlqDeliveryFailureCause` header stays a plain property.
+            original_destination: None,
+            failure_cause: None,
+        })
+    });
     Ok(Message {
         id: conn.new_message_id(),
         destination: dest,
@@ -231,18 +250,11 @@ pub fn message_from_send(
         priority,
         expires,
         timestamp: now_ms,
-        correlation_id: h.get_bytes("correlation-id").cloned(),
-        reply_to,
-        message_type: h.get_bytes("type").cloned(),
         properties,
         body: frame.body,
         body_kind,
         producer: conn.id(),
-        schedule,
-        // Only the broker dead-letters: a client's `original-destination` or
-        // `dlqDeliveryFailureCause` header stays a plain property.
-        original_destination: None,
-        failure_cause: None,
+        extras,
     })
 }
 
@@ -287,7 +299,8 @@ pub fn message_frame(
     if ack_header {
         h.push("ack", id);
     }
-    if let Some(v) = &m.correlation_id {
+    let extras = m.extras();
+    if let Some(v) = &extras.correlation_id {
         h.push("correlation-id", v.clone());
     }
     h.push("expires", small_number(m.expires));
@@ -301,24 +314,24 @@ pub fn message_frame(
     // JMSXDeliveryCount counts this delivery too. ActiveMQ's STOMP leaves it out; ferromq
     // sends it on every MESSAGE so clients can see how often a message came back.
     h.push(DELIVERY_COUNT, small_number(u64::from(d.redeliveries) + 1));
-    if let Some(r) = &m.reply_to {
+    if let Some(r) = &extras.reply_to {
         h.push("reply-to", render_destination(conn, r));
     }
     h.push("timestamp", m.timestamp.to_string());
-    if let Some(v) = &m.message_type {
+    if let Some(v) = &extras.message_type {
         h.push("type", v.clone());
     }
-    if let Some(o) = &m.original_destination {
+    if let Some(o) = &extras.original_destination {
         h.push(ORIGINAL_DESTINATION, render_destination(conn, o));
     }
-    if let Some(c) = &m.failure_cause {
+    if let Some(c) = &extras.failure_cause {
         h.push(FAILURE_CAUSE, c.to_string());
     }
     for (k, v) in &m.properties {
         // A same-named property a client sent loses to what the broker set (clients read
         // the first of repeated headers, but not all do; leave no ambiguity).
-        let shadowed = (m.original_destination.is_some() && k == ORIGINAL_DESTINATION)
-            || (m.failure_cause.is_some() && k == FAILURE_CAUSE)
+        let shadowed = (extras.original_destination.is_some() && k == ORIGINAL_DESTINATION)
+            || (extras.failure_cause.is_some() && k == FAILURE_CAUSE)
             || k == DELIVERY_COUNT;
         if !shadowed {
             h.push(k.clone(), v.clone());
@@ -419,7 +432,7 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(
-            m.schedule,
+            m.schedule().cloned(),
             Some(Schedule {
                 delay: 2000,
                 period: 500,
@@ -434,7 +447,7 @@ mod tests {
 
         let delay_only = message(&mut conn, &[(SCHEDULED_DELAY, "250")]).expect("valid");
         assert_eq!(
-            delay_only.schedule,
+            delay_only.schedule().cloned(),
             Some(Schedule {
                 delay: 250,
                 ..Schedule::default()
@@ -454,7 +467,7 @@ mod tests {
             &[(SCHEDULED_CRON, "  ")][..],
         ] {
             let m = message(&mut conn, headers).expect("valid");
-            assert_eq!(m.schedule, None, "{headers:?}");
+            assert_eq!(m.schedule().cloned(), None, "{headers:?}");
         }
     }
 
@@ -488,7 +501,7 @@ mod tests {
             &[(SCHEDULED_REPEAT, "2147483647"), (SCHEDULED_DELAY, "1")],
         );
         assert_eq!(
-            ok.expect("int max").schedule.map(|s| s.repeat),
+            ok.expect("int max").schedule().map(|s| s.repeat),
             Some(i32::MAX as u32)
         );
     }
@@ -527,8 +540,8 @@ mod tests {
             ],
         )
         .expect("valid");
-        assert_eq!(m.original_destination, None);
-        assert_eq!(m.failure_cause, None);
+        assert_eq!(m.extras().original_destination, None);
+        assert_eq!(m.extras().failure_cause, None);
         assert_eq!(property(&m, DELIVERY_COUNT), None);
         // Plain properties, delivered as such.
         assert_eq!(
@@ -575,8 +588,9 @@ mod tests {
         )
         .expect("valid");
         m.destination = Destination::queue("DLQ.orders");
-        m.original_destination = Some(Destination::queue("orders"));
-        m.failure_cause = Some(Arc::from("Delivery[4] exceeds redelivery policy limit"));
+        m.extras_mut().original_destination = Some(Destination::queue("orders"));
+        m.extras_mut().failure_cause =
+            Some(Arc::from("Delivery[4] exceeds redelivery policy limit"));
         let f = frame_for(&conn, m, 3);
         assert_eq!(f.headers.get_str("destination"), Some("/queue/DLQ.orders"));
         assert_eq!(
@@ -593,7 +607,7 @@ mod tests {
         assert_eq!(f.headers.get_str(DELIVERY_COUNT), Some("4"));
 
         let mut from_topic = message(&mut conn, &[]).expect("valid");
-        from_topic.original_destination = Some(Destination::topic("prices"));
+        from_topic.extras_mut().original_destination = Some(Destination::topic("prices"));
         let f = frame_for(&conn, from_topic, 0);
         assert_eq!(
             f.headers.get_str(ORIGINAL_DESTINATION),
