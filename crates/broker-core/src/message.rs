@@ -43,10 +43,11 @@ pub struct Message {
     pub body_kind: BodyKind,
     /// The connection that sent it (for noLocal and diagnostics).
     pub producer: ConnectionId,
-    /// The headers most messages go without, boxed: every pending message is held in
-    /// memory, and unboxed they would more than double its size. Read them with
+    /// The headers most messages go without, behind a pointer: every pending message is
+    /// held in memory, and inline they would more than double its size. Shared, so copies
+    /// of a message (fan-out, forwarding) share them too. Read them with
     /// [`Message::extras`], set them with [`Message::extras_mut`].
-    pub extras: Option<Box<MessageExtras>>,
+    pub extras: Option<Arc<MessageExtras>>,
 }
 
 /// The less common headers of a [`Message`].
@@ -121,9 +122,10 @@ impl Message {
         self.extras.as_deref().unwrap_or(&NO_EXTRAS)
     }
 
-    /// The less common headers, for setting one (boxed on first use).
+    /// The less common headers, for setting one (allocated on first use; copied first if
+    /// another message shares them).
     pub fn extras_mut(&mut self) -> &mut MessageExtras {
-        self.extras.get_or_insert_with(Default::default)
+        Arc::make_mut(self.extras.get_or_insert_with(Default::default))
     }
 
     /// The message's schedule (`AMQ_SCHEDULED_*`), if any.

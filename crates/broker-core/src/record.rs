@@ -254,7 +254,7 @@ mod tests {
             body: Bytes::from_static(b"\0body"),
             body_kind: BodyKind::Bytes,
             producer: ConnectionId(0),
-            extras: Some(Box::new(crate::MessageExtras {
+            extras: Some(Arc::new(crate::MessageExtras {
                 correlation_id: Some(Bytes::from_static(b"c")),
                 reply_to: Some(Destination::new(DestinationKind::TempQueue, "ID:a:1")),
                 message_type: Some(Bytes::from_static(b"t")),

@@ -226,13 +226,13 @@ pub fn message_from_send(
     }
     let correlation_id = h.get_bytes("correlation-id").cloned();
     let message_type = h.get_bytes("type").cloned();
-    // Most messages have none of these: then nothing is boxed.
+    // Most messages have none of these: then nothing is allocated.
     let extras = (correlation_id.is_some()
         || reply_to.is_some()
         || message_type.is_some()
         || schedule.is_some())
     .then(|| {
-        Box::new(MessageExtras {
+        Arc::new(MessageExtras {
             correlation_id,
             reply_to,
             message_type,
