@@ -5,11 +5,16 @@ the suite itself (so it can be restarted mid-test) with a given config file.
 * The ``xml_broker`` fixture runs it with ``activemq.xml`` (ActiveMQ's format), the
   ``toml_broker`` fixture with ``ferromq.toml``. Both use free ports and a fresh data
   directory, and point ``support.PORT`` at their STOMP port.
+* Reference mode (``STOMP_TARGET=activemq``, ``run.sh --reference``): ``xml_broker`` is
+  Debian's ActiveMQ 5.17 started with the same ``activemq.xml`` by
+  ``conformance/reference/activemq.sh``; ``toml_broker`` tests and tests marked
+  ``ferromq_only("reason")`` are skipped.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -89,15 +94,52 @@ class Broker:
         return subprocess.run([self.bin, *args], capture_output=True, text=True, timeout=60)
 
 
+class ActiveMQ:
+    """Reference mode: ActiveMQ run by activemq.sh on the same config file (its STOMP port and
+    data directory rewritten); restart keeps KahaDB and the scheduler store, as a ferromq
+    restart keeps its data directory."""
+
+    SCRIPT = os.path.join(HERE, "..", "reference", "activemq.sh")
+
+    def __init__(self, config: str):
+        self.config = config
+        # POLICY_WORK (run.sh) lets run.sh stop a broker left behind by a killed pytest.
+        self.work = tempfile.mkdtemp(prefix="ferromq-policy-amq-", dir=os.environ.get("POLICY_WORK"))
+        self.dir = os.path.join(self.work, "activemq")
+        self.started = False
+
+    def _script(self, action: str, **env: str) -> str:
+        base = {k: v for k, v in os.environ.items() if k not in ("AMQ_KEEP_DATA", "KEEP_AMQ_DIR")}
+        return subprocess.run(["bash", self.SCRIPT, action, self.dir], env={**base, **env},
+                              stdout=subprocess.PIPE, text=True, check=True, timeout=180).stdout
+
+    def start(self):
+        env = {"AMQ_CONFIG": self.config}
+        if self.started:
+            env["AMQ_KEEP_DATA"] = "1"
+        self.stomp_port = int(self._script("start", **env).strip())
+        self.started = True
+        support.PORT = self.stomp_port
+
+    def stop(self, keep_data: bool = False):
+        keep = keep_data or os.environ.get("KEEP_LOGS") is not None  # KEEP_LOGS: for a post-mortem
+        self._script("stop", **({"KEEP_AMQ_DIR": "1"} if keep else {}))
+        if not keep:
+            shutil.rmtree(self.work, ignore_errors=True)
+
+    def restart(self):
+        self.stop(keep_data=True)
+        self.start()
+
+
 def _broker(config_name: str):
-    b = Broker(os.path.join(HERE, config_name))
+    cls = ActiveMQ if support.TARGET == "activemq" else Broker
+    b = cls(os.path.join(HERE, config_name))
     b.start()
     try:
         yield b
     finally:
         b.stop()
-        if b.proc is None and os.environ.get("KEEP_LOGS") is None:
-            pass
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +149,17 @@ def xml_broker():
 
 @pytest.fixture(scope="module")
 def toml_broker():
+    if support.TARGET == "activemq":
+        pytest.skip("ferromq.toml is ferromq's native config (priority lanes, TOML virtual "
+                    "destinations): ActiveMQ cannot read it")
     yield from _broker("ferromq.toml")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        marker = item.get_closest_marker("ferromq_only")
+        if marker is not None and support.TARGET == "activemq":
+            item.add_marker(pytest.mark.skip(reason=f"ferromq only: {marker.args[0]}"))
 
 
 @pytest.fixture

@@ -16,6 +16,11 @@
 # every queue), and the broker runs the redeliveryPlugin
 # (schedulerSupport="true") so a NACKed message is redelivered rather than dead-lettered at
 # once, as in ferromq.
+# AMQ_CONFIG=FILE starts the broker with that activemq.xml instead (the policy suite's reference
+# mode runs ActiveMQ on the very file it gives ferromq). Only what a shared test machine needs is
+# rewritten: the stomp:// connector's address becomes 127.0.0.1:<free port> (its options kept),
+# and dataDirectory and the kahaDB directory point into WORKDIR/data. Everything else, such as
+# schedulerSupport="true", policies and plugins, is the file's own.
 set -euo pipefail
 
 # shellcheck source=SCRIPTDIR/../../scripts/lib.sh
@@ -128,6 +133,28 @@ log4j.appender.console=org.apache.log4j.ConsoleAppender
 log4j.appender.console.layout=org.apache.log4j.PatternLayout
 log4j.appender.console.layout.ConversionPattern=%d{HH:mm:ss.SSS} %5p | %m | %c{1} | %t%n
 EOF
+    if [[ -n ${AMQ_CONFIG:-} ]]; then
+        rewrite_config "$AMQ_CONFIG" "$dir/conf/activemq.xml" "$port" "$dir/data"
+    fi
+}
+
+# rewrite_config SRC DST PORT DATA: SRC with its STOMP connector on 127.0.0.1:PORT and its data
+# (dataDirectory, kahaDB directory) under DATA, written to DST.
+rewrite_config() {
+    python3 - "$@" <<'EOF' || die "cannot use AMQ_CONFIG=$1"
+import re, sys
+src, dst, port, data = sys.argv[1:]
+xml = open(src).read()
+xml, n = re.subn(r'(<transportConnector\b[^>]*\buri=")(stomp(\+nio)?)://[^"?]*',
+                 lambda m: f"{m[1]}{m[2]}://127.0.0.1:{port}", xml)
+if n != 1:
+    sys.exit(f"{src}: {n} stomp:// transportConnectors, expected one")
+xml, n = re.subn(r'(<broker\b[^>]*\bdataDirectory=")[^"]*', lambda m: m[1] + data, xml)
+if n == 0:  # ActiveMQ's default is ./activemq-data: keep it in the work dir too
+    xml = re.sub(r"<broker\b", lambda m: f'{m[0]} dataDirectory="{data}"', xml, count=1)
+xml = re.sub(r'(<kahaDB\b[^>]*\bdirectory=")[^"]*', lambda m: m[1] + data + "/kahadb", xml)
+open(dst, "w").write(xml)
+EOF
 }
 
 cmd_start() {
@@ -144,6 +171,7 @@ cmd_start() {
     write_config "$dir" "$port"
     printf '%s\n' "$port" >"$dir/port"
     # activemq.jar's "start" task runs the broker in the foreground: background it ourselves.
+    # The log is appended to, so a restart on kept data (AMQ_KEEP_DATA) keeps the earlier one.
     nohup java -Xms64m -Xmx512m -Djava.awt.headless=true \
         -Djava.io.tmpdir="$dir/tmp" \
         -Dactivemq.home=/usr/share/activemq \
@@ -152,7 +180,7 @@ cmd_start() {
         -Dactivemq.data="$dir/data" \
         -Dlog4j.configuration="file:$dir/conf/log4j.properties" \
         -jar "$AMQ_JAR" start "xbean:file:$dir/conf/activemq.xml" \
-        </dev/null >"$dir/activemq.log" 2>&1 &
+        </dev/null >>"$dir/activemq.log" 2>&1 &
     pid=$!
     printf '%s\n' "$pid" >"$dir/activemq.pid"
     for ((i = 0; i < START_TIMEOUT * 4; i++)); do

@@ -351,8 +351,10 @@ async fn scheduled_delay_holds_the_message_back() {
         sent.elapsed()
     );
     assert_eq!(m.body_str(), "later");
-    // ActiveMQ delivers the scheduling properties too.
-    assert_eq!(m.hdr("AMQ_SCHEDULED_DELAY"), Some("400"));
+    // As ActiveMQ's scheduler: the scheduling headers are gone, a job id is there (so a
+    // consumer that sends it on does not schedule it again).
+    assert_eq!(m.hdr("AMQ_SCHEDULED_DELAY"), None);
+    assert_eq!(m.hdr("scheduledJobId"), m.hdr("message-id"));
     c.assert_no_frame(QUIET).await;
     c.disconnect().await;
 }
@@ -445,11 +447,14 @@ async fn expired_message_is_never_delivered_and_goes_to_the_dlq() {
     let dead = d.recv_message().await;
     assert_eq!(dead.body_str(), "stale");
     assert_eq!(dead.hdr("original-destination"), Some(dest.as_str()));
-    assert!(
-        dead.hdr("dlqDeliveryFailureCause").is_some(),
+    // ActiveMQ's text and property, verbatim.
+    assert_eq!(
+        dead.hdr("dlqDeliveryFailureCause"),
+        Some(format!("java.lang.Throwable: Message Expired. Expiration:{past}").as_str()),
         "{}",
         dead.describe()
     );
+    assert_eq!(dead.hdr("originalExpiration"), Some(past.as_str()));
     // Dead-lettered messages do not expire again.
     assert_eq!(dead.hdr("expires"), Some("0"));
     d.assert_no_frame(QUIET).await;

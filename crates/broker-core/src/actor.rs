@@ -14,6 +14,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use broker_store::{Batch, Op, Store};
+use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::broker::{Inner, Lookup};
@@ -37,6 +38,9 @@ const STALL_RETRY: Duration = Duration::from_millis(10);
 /// How often a paging queue that ran low while memory was full looks for room again (memory
 /// is freed by other destinations, which do not wake this one).
 const PAGE_RETRY: Duration = Duration::from_millis(50);
+
+/// The property a dead-lettered message keeps its expiry in (ActiveMQ's name).
+const ORIGINAL_EXPIRATION: &str = "originalExpiration";
 
 pub(crate) type Reply = oneshot::Sender<Result<(), CoreError>>;
 
@@ -652,14 +656,19 @@ impl DestinationActor {
     /// dropped.
     async fn expire(&mut self, entries: Vec<Entry>) {
         if self.policy.dead_letter.process_expired {
-            let cause: Arc<str> = Arc::from("expired");
-            self.dead_letter(
-                entries
-                    .into_iter()
-                    .map(|e| (e, Arc::clone(&cause)))
-                    .collect(),
-            )
-            .await;
+            // ActiveMQ's text, verbatim (it is a Java Throwable's), so DLQ tooling that
+            // matches it keeps working.
+            let dead = entries
+                .into_iter()
+                .map(|e| {
+                    let cause = format!(
+                        "java.lang.Throwable: Message Expired. Expiration:{}",
+                        e.msg.expires
+                    );
+                    (e, Arc::from(cause))
+                })
+                .collect();
+            self.dead_letter(dead).await;
         } else {
             self.drop_entries(entries).await;
         }
@@ -819,7 +828,14 @@ impl DestinationActor {
                     extras.schedule = None;
                     msg.destination = d.clone();
                     // A dead-lettered message never expires (ActiveMQ's default
-                    // `expiration="0"` on dead-letter strategies).
+                    // `expiration="0"` on dead-letter strategies); as in ActiveMQ, the
+                    // expiry it had is kept in the `originalExpiration` property.
+                    msg.properties
+                        .retain(|(k, _)| k.as_ref() != ORIGINAL_EXPIRATION.as_bytes());
+                    msg.properties.push((
+                        Bytes::from_static(ORIGINAL_EXPIRATION.as_bytes()),
+                        Bytes::from(msg.expires.to_string()),
+                    ));
                     msg.expires = 0;
                     match moved.iter_mut().find(|(to, _)| *to == d) {
                         Some((_, list)) => list.push((entry, msg)),
@@ -1025,6 +1041,8 @@ impl DestinationActor {
                     continue;
                 };
                 extras.failure_cause = None;
+                msg.properties
+                    .retain(|(k, _)| k.as_ref() != ORIGINAL_EXPIRATION.as_bytes());
                 msg.destination = to.clone();
                 by_target.entry(to).or_default().push((entry, msg));
             }

@@ -472,7 +472,13 @@ async fn exhausted_redeliveries_go_to_the_dead_letter_queue_and_redrive_back() {
         .contains("exceeds redelivery policy limit"));
     assert_eq!(
         m.properties,
-        [(Bytes::from_static(b"k"), Bytes::from_static(b"v"))]
+        [
+            (Bytes::from_static(b"k"), Bytes::from_static(b"v")),
+            (
+                Bytes::from_static(b"originalExpiration"),
+                Bytes::from_static(b"0")
+            )
+        ]
     );
     assert_eq!(d.redeliveries, 3, "the delivery count travels with it");
     // Give it back unacknowledged (the DLQ counts that as a redelivery, and a dead letter is
@@ -485,6 +491,12 @@ async fn exhausted_redeliveries_go_to_the_dead_letter_queue_and_redrive_back() {
     assert_eq!(body(&d), "poison");
     assert_eq!(d.redeliveries, 0);
     assert!(d.message.extras().original_destination.is_none());
+    assert!(d.message.extras().failure_cause.is_none());
+    assert_eq!(
+        d.message.properties,
+        [(Bytes::from_static(b"k"), Bytes::from_static(b"v"))],
+        "what dead-lettering added is gone"
+    );
     ack(&mut c, id, &d).await;
     eventually("consumed", || {
         store.queue_len("queue://DLQ.orders").unwrap() == 0
@@ -903,7 +915,8 @@ async fn expired_messages_are_never_delivered_and_dead_lettered_by_the_sweep() {
     let q = Destination::queue("exp");
     let mut p = b.connect();
     let mut m = msg(&mut p, &q, "short-lived", 4);
-    m.expires = b.now_ms() + 100;
+    let expires = b.now_ms() + 100;
+    m.expires = expires;
     send(&mut p, m).await;
     let mut m = msg(&mut p, &q, "keeps", 4);
     m.expires = b.now_ms() + 10_000_000;
@@ -922,7 +935,12 @@ async fn expired_messages_are_never_delivered_and_dead_lettered_by_the_sweep() {
     let d = recv(&mut dc).await;
     assert_eq!(body(&d), "short-lived");
     assert_eq!(d.message.expires, 0, "dead-lettered messages do not expire");
-    assert_eq!(d.message.extras().failure_cause.as_deref(), Some("expired"));
+    let cause = format!("java.lang.Throwable: Message Expired. Expiration:{expires}");
+    assert_eq!(d.message.extras().failure_cause.as_deref(), Some(&*cause));
+    assert_eq!(
+        d.message.property("originalExpiration").map(|v| &v[..]),
+        Some(expires.to_string().as_bytes())
+    );
     ack(&mut dc, did, &d).await;
     let mut c = b.connect();
     let id = c.subscribe(spec(&q, 1)).await.unwrap();

@@ -40,11 +40,23 @@ const RESERVED: &[&str] = &[
 ];
 
 /// ActiveMQ's scheduler properties (`org.apache.activemq.ScheduledMessage`). They are read
-/// into [`Message::schedule`](broker_core::MessageExtras::schedule) and, as in ActiveMQ, also kept as properties.
+/// into [`Message::schedule`](broker_core::MessageExtras::schedule); a message they schedule
+/// is delivered without them (as ActiveMQ's scheduler removes them), so a consumer that
+/// sends it on does not schedule it again.
 const SCHEDULED_DELAY: &str = "AMQ_SCHEDULED_DELAY";
 const SCHEDULED_PERIOD: &str = "AMQ_SCHEDULED_PERIOD";
 const SCHEDULED_REPEAT: &str = "AMQ_SCHEDULED_REPEAT";
 const SCHEDULED_CRON: &str = "AMQ_SCHEDULED_CRON";
+const SCHEDULED: [&str; 4] = [
+    SCHEDULED_DELAY,
+    SCHEDULED_PERIOD,
+    SCHEDULED_REPEAT,
+    SCHEDULED_CRON,
+];
+/// Set on a message the scheduler delivers (ActiveMQ: the job's id; here the scheduled
+/// message's id, shared by every delivery of one schedule). A SEND that carries it is never
+/// scheduled, as in ActiveMQ.
+const SCHEDULED_JOB_ID: &str = "scheduledJobId";
 
 /// MESSAGE headers of a dead-lettered message (ActiveMQ: `original-destination` header and
 /// `dlqDeliveryFailureCause` string property).
@@ -203,7 +215,12 @@ pub fn message_from_send(
             n.max(0) as u64
         }
     };
-    let schedule = schedule_from_headers(h)?;
+    let schedule = if h.contains(SCHEDULED_JOB_ID) {
+        None
+    } else {
+        schedule_from_headers(h)?
+    };
+    let id = conn.new_message_id();
     let reply_to = match h.get_str("reply-to") {
         None => None,
         Some(r) => Some(parse_destination(conn, r)?),
@@ -222,7 +239,16 @@ pub fn message_from_send(
         if properties.iter().any(|(n, _)| n == name) {
             continue;
         }
+        if schedule.is_some() && SCHEDULED.iter().any(|s| s.as_bytes() == name.as_ref()) {
+            continue;
+        }
         properties.push((name.clone(), value.clone()));
+    }
+    if schedule.is_some() {
+        properties.push((
+            Bytes::from_static(SCHEDULED_JOB_ID.as_bytes()),
+            Bytes::copy_from_slice(id.as_bytes()),
+        ));
     }
     let correlation_id = h.get_bytes("correlation-id").cloned();
     let message_type = h.get_bytes("type").cloned();
@@ -244,7 +270,7 @@ pub fn message_from_send(
         })
     });
     Ok(Message {
-        id: conn.new_message_id(),
+        id,
         destination: dest,
         persistent,
         priority,
@@ -419,7 +445,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn scheduled_headers_become_the_schedule_and_stay_properties() {
+    async fn scheduled_headers_become_the_schedule_and_a_job_id() {
         let mut conn = connection();
         let m = message(
             &mut conn,
@@ -440,10 +466,14 @@ mod tests {
                 cron: Some(Arc::from("0 * * * *")),
             })
         );
-        assert_eq!(property(&m, SCHEDULED_DELAY), Some(&b"2000"[..]));
-        assert_eq!(property(&m, SCHEDULED_PERIOD), Some(&b" 500 "[..]));
-        assert_eq!(property(&m, SCHEDULED_REPEAT), Some(&b"3"[..]));
-        assert_eq!(property(&m, SCHEDULED_CRON), Some(&b"0 * * * *"[..]));
+        // Delivered without them (as ActiveMQ), so sending it on does not schedule it again.
+        for name in SCHEDULED {
+            assert_eq!(property(&m, name), None, "{name}");
+        }
+        assert_eq!(property(&m, SCHEDULED_JOB_ID), Some(m.id.as_bytes()));
+        let f = frame_for(&conn, m.clone(), 0);
+        assert_eq!(f.headers.get_str(SCHEDULED_JOB_ID), Some(&*m.id));
+        assert_eq!(f.headers.get_str(SCHEDULED_DELAY), None);
 
         let delay_only = message(&mut conn, &[(SCHEDULED_DELAY, "250")]).expect("valid");
         assert_eq!(
@@ -468,7 +498,28 @@ mod tests {
         ] {
             let m = message(&mut conn, headers).expect("valid");
             assert_eq!(m.schedule().cloned(), None, "{headers:?}");
+            // Not scheduled: they stay ordinary properties, as in ActiveMQ.
+            for (name, value) in headers {
+                assert_eq!(property(&m, name), Some(value.as_bytes()), "{name}");
+            }
+            assert_eq!(property(&m, SCHEDULED_JOB_ID), None);
         }
+    }
+
+    #[tokio::test]
+    async fn a_send_with_a_job_id_is_not_scheduled() {
+        let mut conn = connection();
+        let m = message(
+            &mut conn,
+            &[
+                (SCHEDULED_JOB_ID, "ID:elsewhere"),
+                (SCHEDULED_DELAY, "5000"),
+            ],
+        )
+        .expect("valid");
+        assert_eq!(m.schedule(), None);
+        assert_eq!(property(&m, SCHEDULED_DELAY), Some(&b"5000"[..]));
+        assert_eq!(property(&m, SCHEDULED_JOB_ID), Some(&b"ID:elsewhere"[..]));
     }
 
     #[tokio::test]
