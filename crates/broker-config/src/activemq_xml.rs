@@ -659,6 +659,9 @@ impl Walker {
                 "useQueueForTopicMessages" => {
                     c.use_queue_for_topic_messages = parse_bool(path, el, name, v)?;
                 }
+                "destinationPerDurableSubscriber" => {
+                    c.destination_per_durable_subscriber = parse_bool(path, el, name, v)?;
+                }
                 "processExpired" => c.process_expired = parse_bool(path, el, name, v)?,
                 "processNonPersistent" => {
                     c.process_non_persistent = parse_bool(path, el, name, v)?;
@@ -1691,6 +1694,27 @@ mod tests {
                 process_expired: true,
                 process_non_persistent: true,
             }))
+        );
+    }
+
+    #[test]
+    fn individual_dead_letter_per_durable_subscriber() {
+        let l = load(&broker(
+            "<destinationPolicy><policyMap><policyEntries><policyEntry topic=\">\">\
+             <deadLetterStrategy><individualDeadLetterStrategy topicPrefix=\"DLQ.\" \
+             destinationPerDurableSubscriber=\"true\"/></deadLetterStrategy></policyEntry>\
+             </policyEntries></policyMap></destinationPolicy>",
+        ));
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        assert_eq!(
+            l.config.policy[0].dead_letter_strategy,
+            Some(DeadLetterStrategyConfig::Individual(
+                IndividualDeadLetterConfig {
+                    topic_prefix: "DLQ.".into(),
+                    destination_per_durable_subscriber: true,
+                    ..IndividualDeadLetterConfig::default()
+                }
+            ))
         );
     }
 }

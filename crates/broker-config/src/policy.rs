@@ -179,6 +179,9 @@ pub struct IndividualDeadLetterConfig {
     pub use_queue_for_queue_messages: bool,
     /// A topic's dead-letter destination is a queue (else a topic).
     pub use_queue_for_topic_messages: bool,
+    /// Each durable subscription gets a dead-letter destination of its own: the topic's
+    /// name plus `.<client-id>:<subscription name>`.
+    pub destination_per_durable_subscriber: bool,
     /// Expired messages are dead-lettered (else dropped).
     pub process_expired: bool,
     /// Non-persistent messages are dead-lettered too (else dropped).
@@ -194,6 +197,7 @@ impl Default for IndividualDeadLetterConfig {
             topic_suffix: String::new(),
             use_queue_for_queue_messages: true,
             use_queue_for_topic_messages: true,
+            destination_per_durable_subscriber: false,
             process_expired: true,
             process_non_persistent: false,
         }

@@ -490,6 +490,7 @@ mod tests {
                     topic_suffix: String::new(),
                     use_queue_for_queue_messages: true,
                     use_queue_for_topic_messages: true,
+                    destination_per_durable_subscriber: false,
                     process_expired: true,
                     process_non_persistent: false,
                 }

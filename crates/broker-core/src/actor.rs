@@ -802,11 +802,11 @@ impl DestinationActor {
     /// A durable subscription's messages are dead-lettered as their topic's (ActiveMQ names
     /// the DLQ after the message's destination, and records that as its origin).
     async fn dead_letter(&mut self, entries: Vec<(Entry, Arc<str>)>) {
-        let subscription = crate::routing::is_durable_queue(&self.dest);
+        let subscription = crate::routing::durable_key(&self.dest);
         let mut moved: Vec<(Destination, Vec<(Entry, Message)>)> = Vec::new();
         let mut dropped = Vec::new();
         for (entry, cause) in entries {
-            let origin = if subscription {
+            let origin = if subscription.is_some() {
                 &entry.msg.destination
             } else {
                 &self.dest
@@ -815,7 +815,7 @@ impl DestinationActor {
                 .policy
                 .dead_letter
                 .strategy
-                .dead_letter_destination(origin);
+                .dead_letter_destination(origin, subscription.as_deref());
             let keep = entry.msg.persistent || self.policy.dead_letter.process_non_persistent;
             match dlq {
                 // Its own DLQ (a message sent straight to the DLQ): redelivered, not lost.

@@ -124,6 +124,9 @@ pub enum DeadLetterStrategy {
         use_queue_for_queue_messages: bool,
         /// A topic's DLQ is a queue (else a topic).
         use_queue_for_topic_messages: bool,
+        /// Each durable subscription gets its own DLQ: the topic's name plus
+        /// `.<client-id>:<subscription name>` (ActiveMQ `destinationPerDurableSubscriber`).
+        destination_per_durable_subscriber: bool,
     },
     /// Drop undeliverable messages (`discarding`).
     Discarding,
@@ -139,11 +142,18 @@ impl DeadLetterStrategy {
             topic_suffix: String::new(),
             use_queue_for_queue_messages: true,
             use_queue_for_topic_messages: true,
+            destination_per_durable_subscriber: false,
         }
     }
 
     /// The dead-letter destination for messages of `dest`; `None` when they are discarded.
-    pub fn dead_letter_destination(&self, dest: &Destination) -> Option<Destination> {
+    /// `subscription` is the durable subscription (`<client-id>:<name>`, ActiveMQ's
+    /// subscription key) the message failed in, if any.
+    pub fn dead_letter_destination(
+        &self,
+        dest: &Destination,
+        subscription: Option<&str>,
+    ) -> Option<Destination> {
         match self {
             Self::Shared { queue } => Some(Destination::queue(queue.as_str())),
             Self::Individual {
@@ -153,13 +163,17 @@ impl DeadLetterStrategy {
                 topic_suffix,
                 use_queue_for_queue_messages,
                 use_queue_for_topic_messages,
+                destination_per_durable_subscriber,
             } => {
                 let (prefix, suffix, as_queue) = if dest.kind().is_queue() {
                     (queue_prefix, queue_suffix, *use_queue_for_queue_messages)
                 } else {
                     (topic_prefix, topic_suffix, *use_queue_for_topic_messages)
                 };
-                let name = format!("{prefix}{}{suffix}", dest.name());
+                let name = match subscription.filter(|_| *destination_per_durable_subscriber) {
+                    Some(key) => format!("{prefix}{}.{key}{suffix}", dest.name()),
+                    None => format!("{prefix}{}{suffix}", dest.name()),
+                };
                 Some(if as_queue {
                     Destination::queue(name)
                 } else {
@@ -486,21 +500,41 @@ mod tests {
             topic_suffix: String::new(),
             use_queue_for_queue_messages: true,
             use_queue_for_topic_messages: false,
+            destination_per_durable_subscriber: false,
         };
         assert_eq!(
-            ind.dead_letter_destination(&Destination::queue("orders")),
+            ind.dead_letter_destination(&Destination::queue("orders"), None),
             Some(Destination::queue("DLQ.orders.dead"))
         );
         assert_eq!(
-            ind.dead_letter_destination(&Destination::topic("news")),
+            ind.dead_letter_destination(&Destination::topic("news"), Some("app:s")),
             Some(Destination::topic("DLQ.T.news"))
         );
+        let per_subscriber = DeadLetterStrategy::Individual {
+            queue_prefix: "DLQ.".into(),
+            topic_prefix: "DLQ.T.".into(),
+            queue_suffix: String::new(),
+            topic_suffix: ".x".into(),
+            use_queue_for_queue_messages: true,
+            use_queue_for_topic_messages: false,
+            destination_per_durable_subscriber: true,
+        };
         assert_eq!(
-            DeadLetterStrategy::default().dead_letter_destination(&Destination::topic("news")),
+            per_subscriber.dead_letter_destination(&Destination::topic("news"), Some("app:s")),
+            Some(Destination::topic("DLQ.T.news.app:s.x")),
+            "ActiveMQ's form: prefix, topic, '.', subscription key, suffix"
+        );
+        assert_eq!(
+            per_subscriber.dead_letter_destination(&Destination::topic("news"), None),
+            Some(Destination::topic("DLQ.T.news.x"))
+        );
+        assert_eq!(
+            DeadLetterStrategy::default()
+                .dead_letter_destination(&Destination::topic("news"), None),
             Some(Destination::queue("ActiveMQ.DLQ"))
         );
         assert_eq!(
-            DeadLetterStrategy::Discarding.dead_letter_destination(&Destination::queue("x")),
+            DeadLetterStrategy::Discarding.dead_letter_destination(&Destination::queue("x"), None),
             None
         );
     }

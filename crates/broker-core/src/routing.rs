@@ -274,6 +274,18 @@ pub(crate) fn is_durable_queue(dest: &Destination) -> bool {
     dest.kind() == DestinationKind::Queue && dest.name().starts_with(DURABLE_QUEUE_PREFIX)
 }
 
+/// ActiveMQ's key of the durable subscription whose queue is `dest` (`<client-id>:<name>`),
+/// or `None` for any other destination.
+pub(crate) fn durable_key(dest: &Destination) -> Option<String> {
+    if !is_durable_queue(dest) {
+        return None;
+    }
+    let escaped = &dest.name()[DURABLE_QUEUE_PREFIX.len()..];
+    let (client, name) = escaped.split_once(':')?;
+    let unescape = |s: &str| s.replace("%3A", ":").replace("%25", "%");
+    Some(format!("{}:{}", unescape(client), unescape(name)))
+}
+
 /// The queue holding the durable subscription `name` of client `client_id`. Both parts are
 /// escaped so that no two subscriptions share a queue.
 pub fn durable_queue(client_id: &str, name: &str) -> Destination {
@@ -642,6 +654,22 @@ fn add_forward(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durable_key_is_activemq_s_subscription_key() {
+        for (client, name) in [("app", "s"), ("a:b", "x%3Ay"), ("%", ":")] {
+            let queue = durable_queue(client, name);
+            assert_eq!(
+                durable_key(&queue).as_deref(),
+                Some(format!("{client}:{name}").as_str())
+            );
+        }
+        assert_eq!(durable_key(&Destination::queue("orders")), None);
+        assert_eq!(
+            durable_key(&Destination::topic("ActiveMQ.Durable.a:b")),
+            None
+        );
+    }
 
     fn wildcard(pattern: &str, target: &str) -> Wildcard {
         let (tx, _) = tokio::sync::mpsc::channel(1);

@@ -424,6 +424,7 @@ async fn exhausted_redeliveries_go_to_the_dead_letter_queue_and_redrive_back() {
                         topic_suffix: String::new(),
                         use_queue_for_queue_messages: true,
                         use_queue_for_topic_messages: true,
+                        destination_per_durable_subscriber: false,
                     },
                     ..DeadLetterPolicy::default()
                 }),
@@ -574,6 +575,7 @@ async fn durable_subscription_follows_its_topic_policy_and_dead_letters_as_the_t
             topic_suffix: String::new(),
             use_queue_for_queue_messages: true,
             use_queue_for_topic_messages: true,
+            destination_per_durable_subscriber: false,
         },
         ..DeadLetterPolicy::default()
     };
@@ -668,6 +670,44 @@ async fn durable_subscription_follows_its_topic_policy_and_dead_letters_as_the_t
     let b = broker_with(policies_again, &store);
     assert!(!b.policy(&queue).prioritized_messages);
     assert_eq!(b.policy(&queue).redelivery.maximum_redeliveries, 1);
+}
+
+/// ActiveMQ's `destinationPerDurableSubscriber`: a DLQ per durable subscription, named after
+/// the topic plus `.<client-id>:<subscription name>`.
+#[tokio::test]
+async fn destination_per_durable_subscriber_names_the_subscription() {
+    let store = Arc::new(MemStore::new());
+    let policies = with_defaults(|d| {
+        d.redelivery = redelivery(0, 0, 0);
+        d.dead_letter.strategy = DeadLetterStrategy::Individual {
+            queue_prefix: "ActiveMQ.DLQ.Queue.".into(),
+            topic_prefix: "ActiveMQ.DLQ.Topic.".into(),
+            queue_suffix: String::new(),
+            topic_suffix: String::new(),
+            use_queue_for_queue_messages: true,
+            use_queue_for_topic_messages: true,
+            destination_per_durable_subscriber: true,
+        };
+    });
+    let b = broker_with(policies, &store);
+    let topic = Destination::topic("alerts");
+    let mut sub = b.connect();
+    sub.claim_client_id("app").unwrap();
+    let id = sub.subscribe_durable("s", spec(&topic, 1)).await.unwrap();
+    let mut p = b.connect();
+    put(&mut p, &topic, "poison", 4).await;
+    let d = recv(&mut sub).await;
+    sub.nack(id, d.tag, None).await.unwrap();
+    let dlq = Destination::queue("ActiveMQ.DLQ.Topic.alerts.app:s");
+    let mut dc = b.connect();
+    let did = dc.subscribe(spec(&dlq, 1)).await.unwrap();
+    let d = recv(&mut dc).await;
+    assert_eq!(body(&d), "poison");
+    assert_eq!(
+        d.message.extras().original_destination.as_ref(),
+        Some(&topic)
+    );
+    ack(&mut dc, did, &d).await;
 }
 
 #[tokio::test]

@@ -140,6 +140,7 @@ fn dead_letter(s: &DeadLetterStrategyConfig) -> DeadLetterPolicy {
                 topic_suffix: c.topic_suffix.clone(),
                 use_queue_for_queue_messages: c.use_queue_for_queue_messages,
                 use_queue_for_topic_messages: c.use_queue_for_topic_messages,
+                destination_per_durable_subscriber: c.destination_per_durable_subscriber,
             },
             process_expired: c.process_expired,
             process_non_persistent: c.process_non_persistent,
@@ -197,7 +198,9 @@ mod tests {
         let p = map.resolve(&orders);
         assert!(p.prioritized_messages);
         assert_eq!(
-            p.dead_letter.strategy.dead_letter_destination(&orders),
+            p.dead_letter
+                .strategy
+                .dead_letter_destination(&orders, None),
             Some(Destination::queue("DLQ.orders"))
         );
         assert!(p.dead_letter.process_expired);
@@ -217,7 +220,7 @@ mod tests {
         let t = map.resolve(&news);
         assert!(t.prioritized_messages);
         assert_eq!(
-            t.dead_letter.strategy.dead_letter_destination(&news),
+            t.dead_letter.strategy.dead_letter_destination(&news, None),
             Some(Destination::queue("ActiveMQ.DLQ"))
         );
         assert_eq!(t.redelivery.maximum_redeliveries, 3);
