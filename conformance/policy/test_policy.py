@@ -137,6 +137,34 @@ def test_dead_letter_then_redrive(xml_broker, clients):
     c.ack(back)
 
 
+@pytest.mark.ferromq_only("ActiveMQ 5.17 never redelivers a durable subscriber's NACKed message: "
+                          "the redeliveryPlugin re-sends it to the topic, whose durable cursor "
+                          "drops it as a duplicate (REFERENCE.md)")
+def test_durable_subscriber_dead_letters_per_subscription_as_its_topic(xml_broker, clients):
+    """The topic's entry decides where a durable subscriber's poison message goes:
+    DLQ.<topic>.<client-id>:<subscription> (destinationPerDurableSubscriber), with the topic as
+    its origin; the default redelivery entry (2 redeliveries) applies."""
+    name = q("durable")
+    dest = "/topic/" + name
+    cid = unique("cid")
+    sub = clients(headers={"client-id": cid})
+    sub.subscribe(dest, sub_id="d1", ack="client-individual",
+                  **{"activemq.subscriptionName": "s1"}, **PREFETCH_1)
+    p = clients()
+    p.send(dest, "poison", receipt=unique("r"), **PERSISTENT)
+    for _ in range(3):
+        m = sub.listener.next_message(timeout=WAIT)
+        assert m.body == "poison"
+        sub.nack(m)
+    d = clients()
+    d.subscribe(f"/queue/DLQ.{name}.{cid}:s1")
+    dead = d.listener.next_message(timeout=WAIT)
+    assert dead.body == "poison"
+    assert dead.headers["original-destination"] == dest
+    time.sleep(0.5)
+    assert sub.listener.bodies() == ["poison"] * 3, "not redelivered after dead-lettering"
+
+
 def test_default_entry_dead_letters_after_two_redeliveries(xml_broker, clients):
     name = q("plain")
     dest = "/queue/" + name
