@@ -859,11 +859,17 @@ impl DestinationActor {
     /// then the messages are handed to `to`'s actor. A `to` that stores nothing itself (a
     /// topic, on redrive) stores its durable subscribers' copies in a write of its own, so
     /// the removal here waits for that: a crash in between delivers a message twice rather
-    /// than losing it. `keep_count` carries the redelivery count over (dead-lettering)
-    /// instead of starting again (redrive).
-    async fn move_to(&mut self, to: &Destination, moves: Vec<(Entry, Message)>, keep_count: bool) {
+    /// than losing it (and if `to` cannot store them, they stay here). `keep_count` carries
+    /// the redelivery count over (dead-lettering) instead of starting again (redrive).
+    /// Returns how many moved.
+    async fn move_to(
+        &mut self,
+        to: &Destination,
+        moves: Vec<(Entry, Message)>,
+        keep_count: bool,
+    ) -> usize {
         let Some(inner) = self.broker.upgrade() else {
-            return;
+            return 0;
         };
         let broker = Broker { inner };
         let how = if to.kind().is_temporary() {
@@ -879,7 +885,7 @@ impl DestinationActor {
                 for (entry, _) in moves {
                     self.push(entry, Target::Queue);
                 }
-                return;
+                return 0;
             }
         };
         let mut batch = if found.created {
@@ -919,23 +925,36 @@ impl DestinationActor {
             });
             entries.push(entry);
         }
-        self.release(&entries);
-        batch.ops.extend(self.removals(&entries).ops);
         if stored_there.is_empty() {
+            self.release(&entries);
+            batch.ops.extend(self.removals(&entries).ops);
             self.writer.write(batch, Vec::new()).await;
             for cmd in sends {
                 send_without_waiting(&found.tx, cmd);
             }
-            return;
+            return entries.len();
         }
         for cmd in sends {
             send_without_waiting(&found.tx, cmd);
         }
         // `to` never waits for this actor, so waiting for it here cannot deadlock.
+        let mut all_stored = true;
         for rx in stored_there {
-            let _ = rx.await;
+            all_stored &= matches!(rx.await, Ok(Ok(())));
         }
+        if !all_stored {
+            // `to` stopped or could not store them: they stay here (a later redrive may
+            // deliver some twice, never none).
+            tracing::warn!(dest = %self.dest, to = %to, "messages not stored there; keeping them");
+            for entry in entries {
+                self.push(entry, Target::Queue);
+            }
+            return 0;
+        }
+        self.release(&entries);
+        batch.ops.extend(self.removals(&entries).ops);
         self.writer.write(batch, Vec::new()).await;
+        entries.len()
     }
 
     /// Sends a copy of a published message to every forward that selects it. Persistent
@@ -1047,8 +1066,7 @@ impl DestinationActor {
                 by_target.entry(to).or_default().push((entry, msg));
             }
             for (to, moves) in by_target {
-                total += moves.len();
-                self.move_to(&to, moves, false).await;
+                total += self.move_to(&to, moves, false).await;
             }
             if (message_id.is_some() && total > 0) || !self.page_in().await {
                 return total;
