@@ -88,6 +88,8 @@ stage "STOMP conformance" bash conformance/stomp/run.sh
 stage "bench smoke" bash bench/compare.sh --quick --no-activemq
 stage "policy conformance" bash conformance/policy/run.sh
 stage "crash test (short)" bash conformance/crash/run.sh
+# The same with 30% of deliveries NACKed and dead-lettered at once: the queue-to-DLQ move.
+stage "crash test (DLQ)" bash conformance/crash/run.sh --rounds 3 -- --nack-rate 0.3
 stage "full disk" bash conformance/diskfull/run.sh
 summary
 printf 'all stages passed\n'

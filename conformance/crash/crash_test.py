@@ -8,6 +8,15 @@ same data directory, and prove that
 
 Redeliveries of messages that were not ACK-receipted are allowed (at-least-once) and counted.
 
+With ``--nack-rate F`` the round's consumer NACKs a fraction F of what it receives from the
+queues instead of ACKing it, on a broker configured to dead-letter at the first NACK (queue
+``X`` to ``DLQ.X``, one atomic store write); it also consumes the DLQs, and drains drain them
+too. A delivery from ``DLQ.X`` counts as a delivery of the same id, so the rules above hold
+across queue and DLQ, and further: a DLQ delivery carries ``original-destination:/queue/X``,
+every delivery of an id carries the same ``message-id``, only NACKed messages reach a DLQ, and a
+message read back from its DLQ after a restart (so its move was durable) is never delivered
+from its queue again.
+
 Each round: K producer connections send persistent messages with unique ids (the body, e.g.
 ``r3-p1-42``) and a receipt to a few queues, pipelining a small window of SENDs; one consumer
 connection subscribes to every queue with ``client-individual`` and ACKs (with a receipt) most
@@ -25,10 +34,12 @@ gone).
 Plain Python 3 and raw sockets, loopback only; every wait and every loop is bounded.
 
     crash_test.py --bin target/release/ferromq [--rounds 5] [--seed S] [--work DIR]
+    crash_test.py --bin ... --nack-rate 0.3     NACK 30% of deliveries: dead-lettering under crashes
     crash_test.py --self-test      check the ledger's classification on scripted events
 
-Exit status: 0 all good; 1 loss, resurrection, unknown ids or a protocol error; 2 the harness
-could not run (broker did not start, a thread hung, a drain never completed).
+Exit status: 0 all good; 1 loss, resurrection, unknown ids, a protocol error or (any problem kind
+of PROBLEM_KINDS) a duplicate, a bad DLQ delivery or a changed message-id; 2 the harness could not
+run (broker did not start, a thread hung, a drain never completed, check-config refused).
 """
 
 from __future__ import annotations
@@ -61,6 +72,37 @@ DRAIN_ACK_WINDOW = 64  # ... on a drain's (nothing is killed during a drain)
 PREFETCH = int(os.environ.get("CRASH_PREFETCH", "100"))  # per subscription: keeps ACK RECEIPTs from queueing behind many MESSAGEs
 MAX_PER_PRODUCER = 20000  # bound on messages per producer per round
 MAX_SAMPLES = 20  # ids shown per problem kind
+QUEUE_PREFIX = "/queue/"
+DLQ_PREFIX = "DLQ."  # --nack-rate: the dead-letter queue of queue X is DLQ.X
+CHECK_CONFIG_TIMEOUT = 30.0
+
+# --nack-rate: appended to the --broker-config file (if any) and passed with --config. One NACK
+# is one redelivery past maximumRedeliveries = 0: the message moves to DLQ.<queue> at once.
+NACK_CONFIG = f"""
+# crash_test.py --nack-rate: dead-letter at the first NACK, queue X to queue {DLQ_PREFIX}X
+[redelivery]
+defaultEntry = {{ maximumRedeliveries = 0 }}
+
+[[policy]]
+queue = ">"
+deadLetterStrategy = {{ type = "individual", queuePrefix = "{DLQ_PREFIX}", useQueueForQueueMessages = true }}
+"""
+
+# The same for the reference ActiveMQ (without a redeliveryPlugin it dead-letters a STOMP NACK
+# at once).
+AMQ_NACK_POLICY = f"""
+        <destinationPolicy><policyMap><policyEntries>
+            <policyEntry queue=">"><deadLetterStrategy>
+                <individualDeadLetterStrategy queuePrefix="{DLQ_PREFIX}" useQueueForQueueMessages="true"/>
+            </deadLetterStrategy></policyEntry>
+        </policyEntries></policyMap></destinationPolicy>"""
+
+PROBLEM_KINDS = ("lost", "resurrected", "unknown", "protocol", "duplicated", "dlq-header", "dlq-without-nack", "id-changed")
+
+
+def dlq_of(queue: str) -> str:
+    """The dead-letter queue of ``/queue/X`` under NACK_CONFIG: ``/queue/DLQ.X``."""
+    return QUEUE_PREFIX + DLQ_PREFIX + queue[len(QUEUE_PREFIX):]
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 LISTEN_ADDR = re.compile(r'addr="?127\.0\.0\.1:(\d+)')
@@ -195,7 +237,10 @@ ACK_NONE, ACK_SENT, ACK_DONE = 0, 1, 2
 
 
 class Msg:
-    __slots__ = ("queue", "sent_life", "receipted", "ack", "ack_life", "deliveries", "last_life", "gone", "lost")
+    __slots__ = (
+        "queue", "sent_life", "receipted", "ack", "ack_life", "deliveries", "last_life", "gone", "lost",
+        "message_id", "nack_life", "nack_open", "home_life", "dlq_life", "dlq_open", "in_dlq",
+    )
 
     def __init__(self, queue: str, life: int):
         self.queue = queue
@@ -207,6 +252,13 @@ class Msg:
         self.last_life = -1  # broker life of the last delivery
         self.gone = False  # a drain completed without it while it was allowed to be absent
         self.lost = False
+        self.message_id: str | None = None  # the `message-id` header of its first delivery
+        self.nack_life = -1  # broker life in which the (last) NACK was sent
+        self.nack_open = False  # NACKed, and not delivered again since
+        self.home_life = -1  # broker life of the last delivery from its own queue
+        self.dlq_life = -1  # broker life of the last delivery from its DLQ
+        self.dlq_open = False  # delivered from its DLQ, and not from its queue since
+        self.in_dlq = False  # delivered from its DLQ in a life after its NACK's: the move is durable
 
 
 class Ledger:
@@ -214,10 +266,14 @@ class Ledger:
         self.lock = threading.Lock()
         self.msgs: dict[str, Msg] = {}
         self.redelivered = 0  # deliveries beyond an id's first
-        self.problems: dict[str, list[str]] = {"lost": [], "resurrected": [], "unknown": [], "protocol": []}
-        self.counts = {"lost": 0, "resurrected": 0, "unknown": 0, "protocol": 0}
+        self.problems: dict[str, list[str]] = {k: [] for k in PROBLEM_KINDS}
+        self.counts = {k: 0 for k in PROBLEM_KINDS}
         self.ack_lost = 0  # ACKs in flight at a kill that the broker forgot (message came back)
         self.late = 0  # deliveries of ids already reported lost
+        self.nacks = 0  # NACKs sent
+        self.dlq_deliveries = 0  # deliveries from a DLQ
+        self.nack_back = 0  # NACKed messages delivered from their queue again (NACK undone by a kill)
+        self.move_undone = 0  # ... of which the DLQ had delivered before the kill (move not yet durable)
 
     def _problem(self, kind: str, text: str) -> None:
         self.counts[kind] += 1
@@ -237,7 +293,9 @@ class Ledger:
         with self.lock:
             self.msgs[mid].receipted = True
 
-    def delivered(self, mid: str, life: int, queue: str) -> None:
+    def delivered(self, mid: str, life: int, queue: str, message_id: str | None = None, original: str | None = None) -> None:
+        """A MESSAGE with body ``mid`` from subscription destination ``queue`` (the id's own
+        queue or its DLQ), with its ``message-id`` and ``original-destination`` headers."""
         with self.lock:
             m = self.msgs.get(mid)
             if m is None:
@@ -246,8 +304,38 @@ class Ledger:
             m.deliveries += 1
             if m.deliveries > 1:
                 self.redelivered += 1
-            if m.queue != queue:
+            from_dlq = queue != m.queue and queue == dlq_of(m.queue)
+            if m.queue != queue and not from_dlq:
                 self._problem("protocol", f"{mid} sent to {m.queue} but delivered from {queue}")
+            if message_id is not None:
+                if m.message_id is None:
+                    m.message_id = message_id
+                elif m.message_id != message_id:
+                    self._problem("id-changed", f"{mid} delivered from {queue} in life {life} as message-id {message_id!r}, first as {m.message_id!r}")
+            if from_dlq:
+                self.dlq_deliveries += 1
+                if original != m.queue:
+                    self._problem("dlq-header", f"{mid} delivered from {queue} in life {life} with original-destination {original!r}, want {m.queue!r}")
+                if m.nack_life < 0:
+                    self._problem("dlq-without-nack", f"{mid} delivered from {queue} in life {life} but never NACKed")
+                elif m.home_life > m.nack_life:
+                    # its queue delivered it in a life after its last NACK's: that NACK's move
+                    # never became durable, so nothing could have put it into the DLQ since
+                    self._problem("duplicated", f"{mid} delivered from {queue} in life {life} after its queue delivered it in life {m.home_life} (last NACKed in life {m.nack_life})")
+                elif life > m.nack_life:
+                    m.in_dlq = True  # read back from the store after a restart: the move was durable
+                m.dlq_life = life
+                m.nack_open, m.dlq_open = False, True
+            elif queue == m.queue:
+                if m.in_dlq or m.dlq_life == life:
+                    where = "earlier in the same life" if m.dlq_life == life else f"in life {m.dlq_life}, after a restart"
+                    self._problem("duplicated", f"{mid} delivered from {queue} in life {life} after its DLQ delivered it {where} (last NACKed in life {m.nack_life})")
+                elif m.nack_open or m.dlq_open:
+                    # the NACK, or the move it made, did not survive a kill: allowed, and counted
+                    self.nack_back += 1
+                    self.move_undone += m.dlq_open
+                m.nack_open = m.dlq_open = False
+                m.home_life = life
             if m.lost:
                 self.late += 1
             elif m.ack == ACK_DONE:
@@ -265,6 +353,13 @@ class Ledger:
             m = self.msgs.get(mid)
             if m is not None and m.ack != ACK_DONE:
                 m.ack, m.ack_life = ACK_SENT, life
+
+    def nack_sent(self, mid: str, life: int) -> None:
+        with self.lock:
+            m = self.msgs.get(mid)
+            if m is not None:
+                self.nacks += 1
+                m.nack_life, m.nack_open = life, True
 
     def ack_receipted(self, mid: str, life: int) -> None:
         with self.lock:
@@ -418,7 +513,7 @@ AMQ_XML = """<beans
   xsi:schemaLocation="http://www.springframework.org/schema/beans http://www.springframework.org/schema/beans/spring-beans-2.0.xsd
   http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
     <broker xmlns="http://activemq.apache.org/schema/core" brokerName="ferromq-crash-reference"
-            useJmx="false" dataDirectory="{data}">
+            useJmx="false" dataDirectory="{data}">{policy}
         <persistenceAdapter><kahaDB directory="{data}/kahadb"/></persistenceAdapter>
         <transportConnectors>
             <transportConnector name="stomp" uri="stomp://127.0.0.1:{port}?transport.closeAsync=false"/>
@@ -441,7 +536,7 @@ class ActiveMQ(Broker):
     persistent SEND), on a fixed loopback port, for checking the harness against a broker that
     is known to keep receipted messages. Start-up takes seconds, so use few rounds."""
 
-    def __init__(self, data_dir: str, log_dir: str):
+    def __init__(self, data_dir: str, log_dir: str, policy: str = ""):
         super().__init__("java", data_dir, log_dir)
         if not os.path.exists(AMQ_JAR):
             raise HarnessError(f"{AMQ_JAR} missing: run conformance/reference/activemq.sh install")
@@ -452,7 +547,7 @@ class ActiveMQ(Broker):
         os.makedirs(os.path.join(log_dir, "amq-tmp"), exist_ok=True)
         os.makedirs(self.conf, exist_ok=True)
         with open(os.path.join(self.conf, "activemq.xml"), "w") as f:
-            f.write(AMQ_XML.format(data=data_dir, port=self.port))
+            f.write(AMQ_XML.format(data=data_dir, port=self.port, policy=policy))
         with open(os.path.join(self.conf, "log4j.properties"), "w") as f:
             f.write(AMQ_LOG4J)
 
@@ -563,13 +658,18 @@ class Producer(Client):
 
 class Consumer(Client):
     """Subscribes to every queue (client-individual) and ACKs with receipts. In chaos mode it
-    leaves a fraction of deliveries un-ACKed (they must come back after the kill)."""
+    leaves a fraction of deliveries un-ACKed (they must come back after the kill), and with
+    ``nack_rate`` NACKs a fraction of what its ``nack_queues`` deliver (without a receipt: the
+    broker answers a NACK's receipt before the NACK's effect is durable, so it would promise
+    nothing the ledger could hold the broker to)."""
 
-    def __init__(self, queues: list[str], skip_ack: float, rng: random.Random, *a, **kw):
+    def __init__(self, queues: list[str], skip_ack: float, rng: random.Random, *a,
+                 nack_rate: float = 0.0, nack_queues: frozenset[str] = frozenset(), **kw):
         super().__init__("consumer", *a, **kw)
         self.queues, self.skip_ack, self.rng = queues, skip_ack, rng
+        self.nack_rate, self.nack_queues = nack_rate, nack_queues
         self.pending: dict[str, str] = {}  # ACK receipt id -> message id
-        self.to_ack: deque[tuple[str, str]] = deque()  # (message id, ack header) not ACKed yet
+        self.to_ack: deque[tuple[str, str, bool]] = deque()  # (message id, ack header, NACK?) not sent yet
         self.ack_window = ACK_WINDOW
         self.ack_receipts = 0
         self.lock = threading.Lock()
@@ -577,6 +677,7 @@ class Consumer(Client):
         self.last_frame = time.monotonic()
         self.subscribed = threading.Event()
         self.acks = 0
+        self.nacks = 0
 
     def progress(self) -> tuple[int, float]:
         """(ACKs not yet sent or not yet receipted, time of the last frame received)"""
@@ -591,7 +692,14 @@ class Consumer(Client):
             with self.lock:
                 if not self.to_ack or len(self.pending) >= self.ack_window:
                     return
-                mid, ack_id = self.to_ack.popleft()
+                mid, ack_id, nack = self.to_ack.popleft()
+                if nack:
+                    self.nacks += 1
+            if nack:
+                self.ledger.nack_sent(mid, self.life)
+                self.conn.send("NACK", {"id": ack_id})
+                continue
+            with self.lock:
                 self.acks += 1
                 rid = f"a:{self.acks}"
                 self.pending[rid] = mid
@@ -625,16 +733,21 @@ class Consumer(Client):
             if frame.command == "MESSAGE":
                 mid = frame.body.decode("utf-8", "replace")
                 queue = sub_queue.get(frame.headers.get("subscription", ""), "?")
-                self.ledger.delivered(mid, self.life, queue)
+                self.ledger.delivered(
+                    mid, self.life, queue, frame.headers.get("message-id"), frame.headers.get("original-destination")
+                )
                 with self.lock:
                     self.seen.add(mid)
-                if self.skip_ack and self.rng.random() < self.skip_ack:
+                # one draw per delivery, as without --nack-rate: [0, skip) skip, [skip, skip + nack) NACK
+                r = self.rng.random() if self.skip_ack or self.nack_rate else 1.0
+                if r < self.skip_ack:
                     continue
+                nack = queue in self.nack_queues and r < self.skip_ack + self.nack_rate
                 ack_id = frame.headers.get("ack")
                 if ack_id is None:
                     raise ProtocolError(f"MESSAGE without an ack header on a client-individual subscription: {frame.headers}")
                 with self.lock:
-                    self.to_ack.append((mid, ack_id))
+                    self.to_ack.append((mid, ack_id, nack))
             elif frame.command == "RECEIPT":
                 rid = frame.headers.get("receipt-id", "")
                 if rid in waiting_subs:
@@ -681,6 +794,7 @@ class Options:
     startup_kill: float
     reference: bool
     broker_config: str | None
+    nack_rate: float = 0.0
 
 
 class CrashTest:
@@ -689,12 +803,23 @@ class CrashTest:
         self.rng = random.Random(opt.seed)
         self.ledger = Ledger()
         self.queues = [f"/queue/ferromq.crash.q{i}" for i in range(opt.queues)]
+        # --nack-rate: the queues' DLQs are consumed (and drained, with markers of their own) too
+        self.dlqs = [dlq_of(q) for q in self.queues] if opt.nack_rate else []
         data = os.path.join(opt.work, "data")
         os.makedirs(data, exist_ok=True)
         if opt.reference:
-            self.broker: Broker = ActiveMQ(data, opt.work)
+            self.broker: Broker = ActiveMQ(data, opt.work, AMQ_NACK_POLICY if opt.nack_rate else "")
         else:
-            self.broker = Broker(opt.binary, data, opt.work, opt.broker_config)
+            config = opt.broker_config
+            if opt.nack_rate:
+                config = os.path.join(opt.work, "ferromq-nack.toml")
+                base = ""
+                if opt.broker_config:
+                    with open(opt.broker_config) as f:
+                        base = f"# from {opt.broker_config}\n{f.read()}\n"
+                with open(config, "w") as f:
+                    f.write(base + NACK_CONFIG)
+            self.broker = Broker(opt.binary, data, opt.work, config)
         self.rounds_done = 0
         self.drains = 0
         self.startup_kills = 0
@@ -706,7 +831,10 @@ class CrashTest:
         life, port = self.broker.life, self.broker.port
         delay = self.rng.uniform(self.opt.kill_min, self.opt.kill_max)
         deadline = time.monotonic() + delay + JOIN_TIMEOUT
-        consumer = Consumer(self.queues, self.opt.skip_ack, random.Random(self.rng.random()), self.ledger, port, life, stop, deadline)
+        consumer = Consumer(
+            self.queues + self.dlqs, self.opt.skip_ack, random.Random(self.rng.random()), self.ledger, port, life, stop, deadline,
+            nack_rate=self.opt.nack_rate, nack_queues=frozenset(self.queues),
+        )
         producers = [
             Producer(i, f"r{rnd}", self.queues, random.Random(self.rng.random()), self.ledger, port, life, stop, deadline)
             for i in range(self.opt.producers)
@@ -726,6 +854,7 @@ class CrashTest:
         log(
             f"round {rnd}: life {life} killed after {delay * 1000:.0f} ms; "
             f"sent {sum(p.sent for p in producers)}, consumer ACKs {consumer.acks} ({consumer.ack_receipts} receipted)"
+            + (f", NACKs {consumer.nacks}" if self.opt.nack_rate else "")
         )
 
     def restart(self) -> None:
@@ -745,17 +874,18 @@ class CrashTest:
         self.drains += 1
         stop = threading.Event()
         hard_deadline = time.monotonic() + DRAIN_TIMEOUT
-        consumer = Consumer(self.queues, 0.0, random.Random(0), self.ledger, port, life, stop, hard_deadline + 1)
+        dests = self.queues + self.dlqs
+        consumer = Consumer(dests, 0.0, random.Random(0), self.ledger, port, life, stop, hard_deadline + 1)
         consumer.ack_window = DRAIN_ACK_WINDOW
         consumer.start()
         try:
             if not consumer.subscribed.wait(IO_TIMEOUT):
                 raise HarnessError(f"drain in life {life}: subscriptions not receipted within {IO_TIMEOUT}s")
-            markers = [f"m{life}-q{i}" for i in range(len(self.queues))]
+            markers = [f"m{life}-q{i}" for i in range(len(self.queues))] + [f"m{life}-d{i}" for i in range(len(self.dlqs))]
             conn = Stomp(port)
             try:
                 conn.connect()
-                for mid, q in zip(markers, self.queues):
+                for mid, q in zip(markers, dests):
                     self.ledger.register(mid, q, life)
                     conn.send("SEND", {"destination": q, "persistent": "true", "receipt": mid}, mid.encode())
                 got = 0
@@ -797,9 +927,27 @@ class CrashTest:
             raise HarnessError(f"drain in life {life}: delivered but not ACK-receipted: {unacked[:MAX_SAMPLES]}")
         log(f"drain in life {life}: {len(consumer.seen)} delivered, {lost} lost")
 
+    def check_config(self) -> None:
+        """--nack-rate: `ferromq --config F check-config` on the generated file, so a key the
+        broker does not take is a clear harness error rather than a broker that never listens."""
+        if self.opt.reference or not self.broker.config:
+            return
+        try:
+            res = subprocess.run(
+                [self.broker.binary, "--config", self.broker.config, "check-config"],
+                stdin=subprocess.DEVNULL, capture_output=True, timeout=CHECK_CONFIG_TIMEOUT,
+            )
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise HarnessError(f"check-config on {self.broker.config}: {e}") from e
+        if res.returncode != 0:
+            out = ANSI.sub("", (res.stdout + res.stderr).decode("utf-8", "replace")).split("Stack backtrace:")[0].strip()
+            raise HarnessError(f"check-config refused {self.broker.config} (exit {res.returncode}):\n{out}")
+
     def run(self) -> int:
         start = time.monotonic()
         try:
+            if self.opt.nack_rate:
+                self.check_config()
             self.broker.start()
             for rnd in range(1, self.opt.rounds + 1):
                 if self.opt.budget and time.monotonic() - start > self.opt.budget:
@@ -841,7 +989,7 @@ class CrashTest:
         led = self.ledger
         st = led.stats()
         c = led.counts
-        for kind in ("lost", "resurrected", "unknown", "protocol"):
+        for kind in PROBLEM_KINDS:
             if c[kind]:
                 log(f"{c[kind]} {kind}; first ones:")
                 for line in led.problems[kind]:
@@ -850,13 +998,22 @@ class CrashTest:
             f"seed {self.opt.seed}; {self.broker.kills} SIGKILLs ({self.startup_kills} during start-up), "
             f"{self.drains} drains, {st['sent']} ids sent, {st['acked']} ACK-receipted; "
             f"without RECEIPT at a kill: {st['unreceipted']} SENDs ({st['unreceipted_kept']} delivered after it), "
-            f"{led.ack_lost} ACKs undone (message came back); {took:.1f}s"
+            f"{led.ack_lost} ACKs undone (message came back)"
+            + (
+                f"; {led.nacks} NACKs, {led.dlq_deliveries} deliveries from a DLQ, "
+                f"{led.nack_back} NACKed messages back in their queue after a kill "
+                f"({led.move_undone} of them after their DLQ had delivered them)"
+                if self.opt.nack_rate else ""
+            )
+            + f"; {took:.1f}s"
         )
         print(
             f"crash: {self.rounds_done} rounds, {st['receipted']} receipted, {c['lost']} lost, "
             f"{c['resurrected']} resurrected, {led.redelivered} redelivered"
+            + (f", {led.nacks} NACKed, {led.dlq_deliveries} from a DLQ" if self.opt.nack_rate else "")
             + (f", {c['unknown']} unknown" if c["unknown"] else "")
-            + (f", {c['protocol']} protocol errors" if c["protocol"] else ""),
+            + (f", {c['protocol']} protocol errors" if c["protocol"] else "")
+            + "".join(f", {c[k]} {k}" for k in PROBLEM_KINDS[4:] if c[k]),
             flush=True,
         )
         return 1 if any(c.values()) else 0
@@ -907,11 +1064,92 @@ def self_test() -> int:
     led.ack_sent("ackgone", 2)
     led.ack_receipted("ackgone", 2)
     checks += [(led.counts["resurrected"], 2), (led.check_after_drain(2), (0, []))]
+    checks += dlq_self_test()
     bad = [(i, got, want) for i, (got, want) in enumerate(checks) if got != want]
     for i, got, want in bad:
         log(f"self-test check {i}: got {got!r}, want {want!r}")
     print(f"crash self-test: {len(checks) - len(bad)}/{len(checks)} checks passed")
     return 1 if bad else 0
+
+
+def dlq_self_test() -> list[tuple[object, object]]:
+    """--nack-rate events: deliveries from the DLQ count for the same id; the DLQ-specific
+    problem kinds. Returns (got, want) pairs."""
+    led = Ledger()
+    q, other = "/queue/x", "/queue/y"
+    d = dlq_of(q)
+
+    def deliver(mid: str, life: int, dest: str, original: str | None = None, message_id: str | None = None) -> None:
+        led.delivered(mid, life, dest, message_id or f"ID:{mid}", original)
+
+    def ack(mid: str, life: int) -> None:
+        led.ack_sent(mid, life)
+        led.ack_receipted(mid, life)
+
+    ids = ("moved", "nack-lost", "move-undone", "nack-undone", "dup-same", "dup-later", "hdr", "no-nack", "newid", "dlq-res", "wrong-dlq", "drained", "dup-rev")
+    for mid in ids:
+        led.register(mid, q, 0)
+        led.send_receipted(mid)
+    # life 0: every id delivered from its queue; all but "no-nack" and "newid" NACKed
+    for mid in ids:
+        deliver(mid, 0, q)
+        if mid not in ("no-nack", "newid"):
+            led.nack_sent(mid, 0)
+    # ... "moved" and "dlq-res" reach the DLQ and are ACK-receipted there (fine); "move-undone",
+    # "dup-same", "hdr" are delivered from it unACKed; "no-nack" comes from the DLQ although
+    # never NACKed (bad); "hdr" without original-destination (bad)
+    for mid in ("moved", "dlq-res", "move-undone", "dup-same"):
+        deliver(mid, 0, d, q)
+    deliver("hdr", 0, d, None)
+    deliver("no-nack", 0, d, q)
+    ack("moved", 0)
+    ack("dlq-res", 0)
+    # "dup-same" then comes from its queue too in the same life (bad: in both at once)
+    deliver("dup-same", 0, q)
+    # (kill) life 1, drain of queue and DLQ: "move-undone" back in its queue (its move was not
+    # yet durable: fine), "nack-undone" back in its queue (NACK not applied: fine), "dup-later"
+    # read back from the DLQ (its move is durable now), "newid" with another message-id (bad),
+    # "wrong-dlq" from another queue's DLQ (bad), "dlq-res" again (bad: ACK-receipted);
+    # "nack-lost" in neither (bad); "drained" (NACKed in life 0, unresolved until now) from the DLQ
+    deliver("move-undone", 1, q)
+    deliver("nack-undone", 1, q)
+    deliver("dup-later", 1, d, q)
+    deliver("hdr", 1, d, q)
+    deliver("dup-same", 1, d, q)
+    deliver("no-nack", 1, d, q)
+    deliver("newid", 1, q, message_id="ID:other")
+    deliver("wrong-dlq", 1, dlq_of(other), q)
+    deliver("dlq-res", 1, d, q)
+    deliver("drained", 1, d, q)
+    # "dup-rev" (its life-0 NACK undone: fine) comes from its queue, then from its DLQ without a
+    # new NACK (bad: the store held it in both)
+    deliver("dup-rev", 1, q)
+    deliver("dup-rev", 1, d, q)
+    for mid in ("move-undone", "nack-undone", "dup-later", "hdr", "dup-same", "no-nack", "newid", "wrong-dlq", "dlq-res", "drained", "dup-rev"):
+        ack(mid, 1)
+    lost, unacked = led.check_after_drain(1)
+    checks: list[tuple[object, object]] = [
+        (lost, 1),  # nack-lost
+        (unacked, []),
+        (led.counts["lost"], 1),
+        (led.counts["resurrected"], 1),  # dlq-res
+        (led.counts["duplicated"], 2),  # dup-same, dup-rev
+        (led.counts["dlq-header"], 1),  # hdr
+        (led.counts["dlq-without-nack"], 2),  # no-nack, twice
+        (led.counts["id-changed"], 1),  # newid
+        (led.counts["protocol"], 1),  # wrong-dlq
+        (led.nacks, 11),
+        (led.nack_back, 3),  # move-undone, nack-undone, dup-rev
+        (led.move_undone, 1),  # move-undone
+        (led.dlq_deliveries, 13),
+        (led.msgs["dup-later"].in_dlq, True),
+        (led.msgs["move-undone"].in_dlq, False),
+    ]
+    # life 2: "dup-later" (durably in its DLQ since life 1) delivered from its queue: duplicated
+    # (and resurrected, as its ACK was receipted in life 1); "drained" was resolved by the drain
+    led.delivered("dup-later", 2, q, "ID:dup-later")
+    checks += [(led.counts["duplicated"], 3), (led.counts["resurrected"], 2), (led.msgs["drained"].ack, ACK_DONE)]
+    return checks
 
 
 def main() -> int:
@@ -929,6 +1167,12 @@ def main() -> int:
     ap.add_argument("--drain-every", type=int, default=1, help="drain and check every N rounds (and after the last)")
     ap.add_argument("--skip-ack", type=float, default=0.1, help="fraction of deliveries left un-ACKed during a round")
     ap.add_argument("--startup-kill", type=float, default=0.2, help="probability of an extra SIGKILL during start-up")
+    ap.add_argument(
+        "--nack-rate", type=float, default=0.0,
+        help="fraction of deliveries from the queues the round's consumer NACKs (no receipt) instead of ACKing; "
+        "the broker then dead-letters at the first NACK (queue X to DLQ.X) and the DLQs are consumed and drained too "
+        "(default 0: no NACKs, no DLQs)",
+    )
     ap.add_argument("--budget", type=float, default=0.0, help="start no new round after this many seconds (0: no limit)")
     ap.add_argument("--self-test", action="store_true", help="only check the ledger logic, no broker")
     a = ap.parse_args()
@@ -938,6 +1182,8 @@ def main() -> int:
         ap.error("--bin (or --reference) and --work are required")
     if a.rounds < 1 or a.drain_every < 1 or a.producers < 1 or a.queues < 1 or not 0 < a.kill_min_ms <= a.kill_max_ms:
         ap.error("bad --rounds/--drain-every/--producers/--queues/--kill-*-ms")
+    if not (0 <= a.skip_ack <= 1 and 0 <= a.nack_rate <= 1 and a.skip_ack + a.nack_rate <= 1):
+        ap.error("--skip-ack and --nack-rate must be in [0, 1] with a sum of at most 1")
     seed = a.seed if a.seed is not None else int(time.time() * 1000) % 1_000_000
     os.makedirs(a.work, exist_ok=True)
     if os.listdir(a.work):
@@ -946,9 +1192,12 @@ def main() -> int:
         binary=a.bin, work=a.work, rounds=a.rounds, seed=seed, producers=a.producers, queues=a.queues,
         kill_min=a.kill_min_ms / 1000, kill_max=a.kill_max_ms / 1000, drain_every=a.drain_every,
         budget=a.budget, skip_ack=a.skip_ack, startup_kill=a.startup_kill, reference=a.reference,
-        broker_config=os.path.abspath(a.broker_config) if a.broker_config else None,
+        broker_config=os.path.abspath(a.broker_config) if a.broker_config else None, nack_rate=a.nack_rate,
     )
-    log(f"seed {seed} (re-run with --seed {seed}); {a.rounds} rounds, {a.producers} producers, {a.queues} queues")
+    log(
+        f"seed {seed} (re-run with --seed {seed}); {a.rounds} rounds, {a.producers} producers, {a.queues} queues"
+        + (f", NACK rate {a.nack_rate} (dead-letter to {DLQ_PREFIX}<queue> at the first NACK)" if a.nack_rate else "")
+    )
 
     def on_term(signum, _frame):  # e.g. run.sh's timeout: unwind so the broker gets killed
         raise KeyboardInterrupt(f"signal {signum}")

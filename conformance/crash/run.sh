@@ -10,6 +10,7 @@
 #   conformance/crash/run.sh --reference --rounds 3   the same against Debian's ActiveMQ 5.17 with
 #                                                  KahaDB (checks the harness; starts take seconds)
 #   conformance/crash/run.sh -- --drain-every 5    further crash_test.py options after --
+#   conformance/crash/run.sh --rounds 3 -- --nack-rate 0.3   NACK 30%: dead-lettering under crashes
 #
 # Environment: CARGO_TARGET_DIR (default $HOME/.cache/ferromq/target); FERROMQ_BIN to use an
 # already built binary instead of `cargo build`. Needs only python3 (no venv).
@@ -33,7 +34,7 @@ while (($#)); do
         --reference) reference=1 ;;
         --) shift; extra=("$@"); break ;;
         -h | --help)
-            sed -n '2,16p' "$0"
+            sed -n '2,17p' "$0"
             exit 0
             ;;
         *)
