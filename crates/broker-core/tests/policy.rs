@@ -679,15 +679,14 @@ async fn destination_per_durable_subscriber_names_the_subscription() {
     let store = Arc::new(MemStore::new());
     let policies = with_defaults(|d| {
         d.redelivery = redelivery(0, 0, 0);
-        d.dead_letter.strategy = DeadLetterStrategy::Individual {
-            queue_prefix: "ActiveMQ.DLQ.Queue.".into(),
-            topic_prefix: "ActiveMQ.DLQ.Topic.".into(),
-            queue_suffix: String::new(),
-            topic_suffix: String::new(),
-            use_queue_for_queue_messages: true,
-            use_queue_for_topic_messages: true,
-            destination_per_durable_subscriber: true,
-        };
+        d.dead_letter.strategy = DeadLetterStrategy::individual_defaults();
+        if let DeadLetterStrategy::Individual {
+            destination_per_durable_subscriber,
+            ..
+        } = &mut d.dead_letter.strategy
+        {
+            *destination_per_durable_subscriber = true;
+        }
     });
     let b = broker_with(policies, &store);
     let topic = Destination::topic("alerts");
