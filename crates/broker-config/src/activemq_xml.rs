@@ -618,6 +618,7 @@ impl Walker {
                 "processNonPersistent" => {
                     c.process_non_persistent = parse_bool(path, el, name, v)?;
                 }
+                "expiration" => c.expiration = parse_num(path, el, name, v)?,
                 _ => self.unsupported_attr(path, el, name),
             }
         }
@@ -666,6 +667,7 @@ impl Walker {
                 "processNonPersistent" => {
                     c.process_non_persistent = parse_bool(path, el, name, v)?;
                 }
+                "expiration" => c.expiration = parse_num(path, el, name, v)?,
                 _ => self.unsupported_attr(path, el, name),
             }
         }
@@ -1693,6 +1695,7 @@ mod tests {
                 dead_letter_queue: "My.DLQ".into(),
                 process_expired: true,
                 process_non_persistent: true,
+                expiration: 0,
             }))
         );
     }
@@ -1702,7 +1705,8 @@ mod tests {
         let l = load(&broker(
             "<destinationPolicy><policyMap><policyEntries><policyEntry topic=\">\">\
              <deadLetterStrategy><individualDeadLetterStrategy topicPrefix=\"DLQ.\" \
-             destinationPerDurableSubscriber=\"true\"/></deadLetterStrategy></policyEntry>\
+             destinationPerDurableSubscriber=\"true\" expiration=\"86400000\"/>\
+             </deadLetterStrategy></policyEntry>\
              </policyEntries></policyMap></destinationPolicy>",
         ));
         assert!(l.warnings.is_empty(), "{:?}", l.warnings);
@@ -1712,6 +1716,7 @@ mod tests {
                 IndividualDeadLetterConfig {
                     topic_prefix: "DLQ.".into(),
                     destination_per_durable_subscriber: true,
+                    expiration: 86_400_000,
                     ..IndividualDeadLetterConfig::default()
                 }
             ))

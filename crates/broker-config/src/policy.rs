@@ -151,6 +151,9 @@ pub struct SharedDeadLetterConfig {
     pub process_expired: bool,
     /// Non-persistent messages are dead-lettered too (else dropped).
     pub process_non_persistent: bool,
+    /// A dead letter expires this many ms after it was dead-lettered, and is then dropped;
+    /// 0 = never.
+    pub expiration: u64,
 }
 
 impl Default for SharedDeadLetterConfig {
@@ -159,6 +162,7 @@ impl Default for SharedDeadLetterConfig {
             dead_letter_queue: ACTIVEMQ_DLQ.to_owned(),
             process_expired: true,
             process_non_persistent: false,
+            expiration: 0,
         }
     }
 }
@@ -186,6 +190,9 @@ pub struct IndividualDeadLetterConfig {
     pub process_expired: bool,
     /// Non-persistent messages are dead-lettered too (else dropped).
     pub process_non_persistent: bool,
+    /// A dead letter expires this many ms after it was dead-lettered, and is then dropped;
+    /// 0 = never.
+    pub expiration: u64,
 }
 
 impl Default for IndividualDeadLetterConfig {
@@ -200,6 +207,7 @@ impl Default for IndividualDeadLetterConfig {
             destination_per_durable_subscriber: false,
             process_expired: true,
             process_non_persistent: false,
+            expiration: 0,
         }
     }
 }
@@ -332,6 +340,7 @@ mod tests {
                 dead_letter_queue: "ActiveMQ.DLQ".into(),
                 process_expired: true,
                 process_non_persistent: false,
+                expiration: 0,
             })
         );
     }

@@ -462,6 +462,7 @@ mod tests {
                             dead_letter_queue: "News.DLQ".into(),
                             process_expired: false,
                             process_non_persistent: true,
+                            expiration: 0,
                         }
                     )),
                     ..PolicyEntryConfig::default()
@@ -493,6 +494,7 @@ mod tests {
                     destination_per_durable_subscriber: false,
                     process_expired: true,
                     process_non_persistent: false,
+                    expiration: 0,
                 }
             ))
         );

@@ -653,8 +653,18 @@ impl DestinationActor {
     }
 
     /// Expired messages are never delivered: dead-lettered per `processExpired`, else
-    /// dropped.
+    /// dropped. A dead letter that expires (a dead-letter strategy's `expiration`) is
+    /// dropped: there is nowhere further to send it, as in ActiveMQ.
     async fn expire(&mut self, entries: Vec<Entry>) {
+        let (dead_letters, entries): (Vec<_>, Vec<_>) = entries
+            .into_iter()
+            .partition(|e| e.msg.extras().original_destination.is_some());
+        if !dead_letters.is_empty() {
+            self.drop_entries(dead_letters).await;
+        }
+        if entries.is_empty() {
+            return;
+        }
         if self.policy.dead_letter.process_expired {
             // ActiveMQ's text, verbatim (it is a Java Throwable's), so DLQ tooling that
             // matches it keeps working.
@@ -668,7 +678,7 @@ impl DestinationActor {
                     (e, Arc::from(cause))
                 })
                 .collect();
-            self.dead_letter(dead).await;
+            self.dead_letter(dead, true).await;
         } else {
             self.drop_entries(entries).await;
         }
@@ -782,7 +792,7 @@ impl DestinationActor {
         }
         self.writer.write(counts, Vec::new()).await;
         if !dead.is_empty() {
-            self.dead_letter(dead).await;
+            self.dead_letter(dead, false).await;
         }
     }
 
@@ -801,10 +811,18 @@ impl DestinationActor {
     /// `processNonPersistent` is off. The removal here and the put there are one store write.
     /// A durable subscription's messages are dead-lettered as their topic's (ActiveMQ names
     /// the DLQ after the message's destination, and records that as its origin).
-    async fn dead_letter(&mut self, entries: Vec<(Entry, Arc<str>)>) {
+    /// `expired` says the messages expired: one that expires in the DLQ its own strategy
+    /// names is then dropped (ActiveMQ: "Not re-adding to DLQ"), where a failed delivery is
+    /// redelivered there.
+    async fn dead_letter(&mut self, entries: Vec<(Entry, Arc<str>)>, expired: bool) {
         let subscription = crate::routing::durable_key(&self.dest);
         let mut moved: Vec<(Destination, Vec<(Entry, Message)>)> = Vec::new();
         let mut dropped = Vec::new();
+        let expiration = self.policy.dead_letter.expiration;
+        let expires = match expiration {
+            0 => 0,
+            ms => self.clock.now_ms().saturating_add(ms),
+        };
         for (entry, cause) in entries {
             let origin = if subscription.is_some() {
                 &entry.msg.destination
@@ -819,7 +837,8 @@ impl DestinationActor {
             let keep = entry.msg.persistent || self.policy.dead_letter.process_non_persistent;
             match dlq {
                 // Its own DLQ (a message sent straight to the DLQ): redelivered, not lost.
-                Some(d) if d == self.dest => self.push(entry, Target::Queue),
+                Some(d) if d == self.dest && !expired => self.push(entry, Target::Queue),
+                Some(d) if d == self.dest => dropped.push(entry),
                 Some(d) if keep => {
                     let mut msg = (*entry.msg).clone();
                     let extras = msg.extras_mut();
@@ -827,16 +846,18 @@ impl DestinationActor {
                     extras.failure_cause = Some(cause);
                     extras.schedule = None;
                     msg.destination = d.clone();
-                    // A dead-lettered message never expires (ActiveMQ's default
-                    // `expiration="0"` on dead-letter strategies); as in ActiveMQ, the
-                    // expiry it had is kept in the `originalExpiration` property.
+                    // As in ActiveMQ: a dead letter is kept on disk (even a non-persistent
+                    // one, under `processNonPersistent`), expires per the strategy's
+                    // `expiration` (default never), and the expiry it had is kept in the
+                    // `originalExpiration` property.
+                    msg.persistent = true;
                     msg.properties
                         .retain(|(k, _)| k.as_ref() != ORIGINAL_EXPIRATION.as_bytes());
                     msg.properties.push((
                         Bytes::from_static(ORIGINAL_EXPIRATION.as_bytes()),
                         Bytes::from(msg.expires.to_string()),
                     ));
-                    msg.expires = 0;
+                    msg.expires = expires;
                     match moved.iter_mut().find(|(to, _)| *to == d) {
                         Some((_, list)) => list.push((entry, msg)),
                         None => moved.push((d, vec![(entry, msg)])),

@@ -203,6 +203,9 @@ pub struct DeadLetterPolicy {
     /// Non-persistent messages are dead-lettered too (ActiveMQ `processNonPersistent`,
     /// default false: they are dropped).
     pub process_non_persistent: bool,
+    /// A dead-lettered message expires this many ms after it was dead-lettered, and is then
+    /// dropped (ActiveMQ `expiration`); 0 = never.
+    pub expiration: u64,
 }
 
 impl Default for DeadLetterPolicy {
@@ -211,6 +214,7 @@ impl Default for DeadLetterPolicy {
             strategy: DeadLetterStrategy::default(),
             process_expired: true,
             process_non_persistent: false,
+            expiration: 0,
         }
     }
 }

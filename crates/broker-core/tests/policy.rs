@@ -556,7 +556,10 @@ async fn process_non_persistent_dead_letters_non_persistent_messages() {
     let did = dc.subscribe(spec(&dlq, 5)).await.unwrap();
     let d = recv(&mut dc).await;
     assert_eq!(body(&d), "transient");
-    assert!(!d.message.persistent);
+    assert!(
+        d.message.persistent,
+        "a dead letter is kept on disk, as in ActiveMQ"
+    );
     assert_eq!(d.message.extras().original_destination.as_ref(), Some(&q));
     ack(&mut dc, did, &d).await;
 }
@@ -707,6 +710,59 @@ async fn destination_per_durable_subscriber_names_the_subscription() {
         Some(&topic)
     );
     ack(&mut dc, did, &d).await;
+}
+
+/// The strategy's `expiration`: a dead letter expires that long after it was dead-lettered
+/// and is then dropped, not dead-lettered again (ActiveMQ's way to bound a DLQ). A message
+/// that expires in the DLQ its own strategy names is dropped too, not kept forever.
+#[tokio::test]
+async fn dead_letters_expire_per_the_strategy_and_are_dropped() {
+    let store = Arc::new(MemStore::new());
+    let b = broker_with(
+        with_defaults(|d| {
+            d.redelivery = redelivery(0, 0, 0);
+            d.dead_letter.expiration = 300;
+            d.expire_messages_period = 50;
+        }),
+        &store,
+    );
+    let q = Destination::queue("short-dlq");
+    let dlq = Destination::queue("ActiveMQ.DLQ");
+    let mut p = b.connect();
+    put(&mut p, &q, "poison", 4).await;
+    let mut straight = msg(&mut p, &dlq, "sent-to-the-dlq", 4);
+    straight.expires = b.now_ms() + 100;
+    send(&mut p, straight).await;
+    let mut c = b.connect();
+    let id = c.subscribe(spec(&q, 1)).await.unwrap();
+    let before = b.now_ms();
+    let d = recv(&mut c).await;
+    c.nack(id, d.tag, None).await.unwrap();
+    let mut dc = b.connect();
+    let mut dead = None;
+    for _ in 0..200 {
+        let seen = dc.browse(&dlq, None).await.unwrap();
+        dead = seen.into_iter().find(|(m, _)| m.body.as_ref() == b"poison");
+        if dead.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let (dead, _) = dead.expect("the dead letter in the DLQ");
+    assert!(
+        dead.expires >= before + 300 && dead.expires <= b.now_ms() + 300,
+        "expires {} not 300 ms after dead-lettering",
+        dead.expires
+    );
+    eventually("both dropped from the DLQ", || {
+        store.queue_len("queue://ActiveMQ.DLQ").unwrap() == 0
+    })
+    .await;
+    assert!(dc.browse(&dlq, None).await.unwrap().is_empty());
+    assert!(b
+        .destinations()
+        .iter()
+        .all(|d| !d.name().starts_with("ActiveMQ.DLQ.")));
 }
 
 #[tokio::test]

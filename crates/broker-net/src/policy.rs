@@ -131,6 +131,7 @@ fn dead_letter(s: &DeadLetterStrategyConfig) -> DeadLetterPolicy {
             },
             process_expired: c.process_expired,
             process_non_persistent: c.process_non_persistent,
+            expiration: c.expiration,
         },
         DeadLetterStrategyConfig::Individual(c) => DeadLetterPolicy {
             strategy: DeadLetterStrategy::Individual {
@@ -144,6 +145,7 @@ fn dead_letter(s: &DeadLetterStrategyConfig) -> DeadLetterPolicy {
             },
             process_expired: c.process_expired,
             process_non_persistent: c.process_non_persistent,
+            expiration: c.expiration,
         },
         // Nothing reaches a dead-letter destination, so the process flags do not matter.
         DeadLetterStrategyConfig::Discarding {} => DeadLetterPolicy {
@@ -369,6 +371,7 @@ mod tests {
                 },
                 process_expired: true,
                 process_non_persistent: true,
+                expiration: 0,
             }
         );
         let delays: Vec<u64> = (1..=5)
