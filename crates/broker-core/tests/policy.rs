@@ -74,6 +74,23 @@ async fn eventually(what: &str, cond: impl Fn() -> bool) {
     panic!("timed out waiting for: {what}");
 }
 
+/// Stops a broker as the binary does: no new work, then wait for the storage thread to finish
+/// what the destinations queued (a count a closing consumer's NACK-back wrote, say), so a
+/// broker started next on the same store reads everything. Real-time tests only.
+async fn stop(b: Broker) {
+    let storage = b.take_storage_thread();
+    b.shutdown();
+    drop(b);
+    if let Some(t) = storage {
+        let joined = tokio::time::timeout(
+            Duration::from_secs(20),
+            tokio::task::spawn_blocking(move || t.join()),
+        )
+        .await;
+        assert!(joined.is_ok(), "the storage thread did not finish");
+    }
+}
+
 fn transient(mut m: Message) -> Message {
     m.persistent = false;
     m
@@ -206,8 +223,7 @@ async fn priority_order_holds_across_restart_and_paging() {
     assert_eq!(first, expected[..60]);
     c.close().await;
     p.close().await;
-    b.shutdown();
-    drop(b);
+    stop(b).await;
     let b = Broker::new(small(PolicyMap::default()), dyn_store).unwrap();
     let mut c = b.connect();
     let id = c.subscribe(spec(&q, 3)).await.unwrap();
@@ -399,8 +415,8 @@ async fn redelivery_count_is_persisted() {
     })
     .await;
     c.close().await;
-    b.shutdown();
-    drop(b);
+    p.close().await;
+    stop(b).await;
     let b = broker_with(PolicyMap::default(), &store);
     let mut c = b.connect();
     c.subscribe(spec(&q, 1)).await.unwrap();
@@ -668,8 +684,7 @@ async fn durable_subscription_follows_its_topic_policy_and_dead_letters_as_the_t
     for c in [sub, other, p, dc] {
         c.close().await;
     }
-    b.shutdown();
-    drop(b);
+    stop(b).await;
     let b = broker_with(policies_again, &store);
     assert!(!b.policy(&queue).prioritized_messages);
     assert_eq!(b.policy(&queue).redelivery.maximum_redeliveries, 1);
