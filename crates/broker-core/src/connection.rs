@@ -707,6 +707,7 @@ impl Connection {
                 return Err(CoreError::DurableInUse(name.to_owned()));
             }
         }
+        self.cache.remove(&queue);
         self.broker.remove_durable(&queue).await
     }
 

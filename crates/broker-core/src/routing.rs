@@ -516,7 +516,12 @@ impl Broker {
             }
         }
         if let Some(tx) = self.remove(queue) {
-            let _ = tx.send(Command::Delete).await;
+            if tx.send(Command::Delete).await.is_ok() {
+                // Wait for the actor to be gone: until then a connection's cached mailbox
+                // still reaches it, and a subscription re-created under the same name at
+                // once would subscribe to the dying actor (and fail).
+                tx.closed().await;
+            }
         }
         let batch = Batch {
             ops: vec![Op::DeleteDestination {

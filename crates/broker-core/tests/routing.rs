@@ -412,6 +412,63 @@ async fn durable_subscription_selector_and_replacement() {
     assert_eq!(take(&mut s, id3, 1).await, ["blue-2"]);
 }
 
+/// Removing a durable subscription and creating it again at once, on the same connection
+/// (UNSUBSCRIBE with the name, then SUBSCRIBE; or a new selector replacing it): the new
+/// subscription must never reach the old, dying queue through the connection's cached
+/// mailbox (that raced, and failed the SUBSCRIBE with "broker is shutting down").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_durable_subscription_removed_and_made_again_at_once_works() {
+    let b = broker();
+    let t = Destination::topic("again");
+    let mut s = b.connect();
+    s.claim_client_id("c").unwrap();
+    let mut p = b.connect();
+    for round in 0..50 {
+        // Prefetch 1: nothing of the old subscription is left in the connection's channel.
+        let id = s
+            .subscribe_durable("s", ConsumerSpec::new(t.clone(), 1))
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: subscribe: {e}"));
+        // A backlog, one message delivered and given back at the unsubscribe: the old queue
+        // has store work to do when it is told to go.
+        for i in 0..30 {
+            put(&mut p, &t, &format!("m{i}"), &[]).await;
+        }
+        let _ = recv(&mut s).await;
+        s.unsubscribe(id).await.unwrap();
+        // Keep the old queue's actor busy, so that it is still there, working through its
+        // mailbox, when the subscription is made again.
+        let queue = broker_core::durable_queue("c", "s");
+        let busy: Vec<_> = (0..200)
+            .map(|_| {
+                let (b, q) = (b.clone(), queue.clone());
+                tokio::spawn(async move {
+                    let _ = b.stats(&q).await;
+                })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        s.unsubscribe_durable("s").await.unwrap();
+        let id = s
+            .subscribe_durable("s", selecting(&t, 10, "color = 'red'"))
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: resubscribe: {e}"));
+        s.unsubscribe(id).await.unwrap();
+        // A new selector replaces it.
+        let id = s
+            .subscribe_durable("s", selecting(&t, 10, "color = 'blue'"))
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: replace: {e}"));
+        put(&mut p, &t, "blue", &[("color", "blue")]).await;
+        assert_eq!(take(&mut s, id, 1).await, ["blue"], "round {round}");
+        s.unsubscribe(id).await.unwrap();
+        s.unsubscribe_durable("s").await.unwrap();
+        for task in busy {
+            let _ = task.await;
+        }
+    }
+}
+
 #[tokio::test]
 async fn virtual_topic_copies_to_each_consumer_queue() {
     let b = broker();
