@@ -19,6 +19,9 @@ use crate::{
     Broker, ConnectionId, CoreError, Destination, DestinationKind, DestinationPattern, WatchId,
 };
 
+/// How long removing a durable subscription waits for its queue's actor to stop.
+const ACTOR_EXIT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Prefix of the queues that hold durable subscriptions.
 pub const DURABLE_QUEUE_PREFIX: &str = "ActiveMQ.Durable.";
 
@@ -519,8 +522,12 @@ impl Broker {
             if tx.send(Command::Delete).await.is_ok() {
                 // Wait for the actor to be gone: until then a connection's cached mailbox
                 // still reaches it, and a subscription re-created under the same name at
-                // once would subscribe to the dying actor (and fail).
-                tx.closed().await;
+                // once would subscribe to the dying actor (and fail). Bounded, so a stuck
+                // actor cannot hold the caller.
+                let gone = tokio::time::timeout(ACTOR_EXIT_WAIT, tx.closed()).await;
+                if gone.is_err() {
+                    tracing::warn!(queue = %queue, "durable subscription queue still running after Delete");
+                }
             }
         }
         let batch = Batch {

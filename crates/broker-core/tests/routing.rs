@@ -418,6 +418,20 @@ async fn durable_subscription_selector_and_replacement() {
 /// mailbox (that raced, and failed the SUBSCRIBE with "broker is shutting down").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_durable_subscription_removed_and_made_again_at_once_works() {
+    // A hang is a failure, not a stuck CI run.
+    tokio::time::timeout(Duration::from_secs(60), made_again())
+        .await
+        .expect("finished within 60 s");
+}
+
+/// `fut`, or a panic naming the step if it takes more than 20 s.
+async fn within<T>(round: usize, what: &str, fut: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(20), fut)
+        .await
+        .unwrap_or_else(|_| panic!("round {round}: {what} did not finish within 20 s"))
+}
+
+async fn made_again() {
     let b = broker();
     let t = Destination::topic("again");
     let mut s = b.connect();
@@ -425,17 +439,22 @@ async fn a_durable_subscription_removed_and_made_again_at_once_works() {
     let mut p = b.connect();
     for round in 0..50 {
         // Prefetch 1: nothing of the old subscription is left in the connection's channel.
-        let id = s
-            .subscribe_durable("s", ConsumerSpec::new(t.clone(), 1))
-            .await
-            .unwrap_or_else(|e| panic!("round {round}: subscribe: {e}"));
+        let id = within(
+            round,
+            "subscribe",
+            s.subscribe_durable("s", ConsumerSpec::new(t.clone(), 1)),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("round {round}: subscribe: {e}"));
         // A backlog, one message delivered and given back at the unsubscribe: the old queue
         // has store work to do when it is told to go.
         for i in 0..30 {
-            put(&mut p, &t, &format!("m{i}"), &[]).await;
+            within(round, "put", put(&mut p, &t, &format!("m{i}"), &[])).await;
         }
         let _ = recv(&mut s).await;
-        s.unsubscribe(id).await.unwrap();
+        within(round, "unsubscribe", s.unsubscribe(id))
+            .await
+            .unwrap();
         // Keep the old queue's actor busy, so that it is still there, working through its
         // mailbox, when the subscription is made again.
         let queue = broker_core::durable_queue("c", "s");
@@ -448,23 +467,42 @@ async fn a_durable_subscription_removed_and_made_again_at_once_works() {
             })
             .collect();
         tokio::task::yield_now().await;
-        s.unsubscribe_durable("s").await.unwrap();
-        let id = s
-            .subscribe_durable("s", selecting(&t, 10, "color = 'red'"))
+        within(round, "unsubscribe_durable", s.unsubscribe_durable("s"))
             .await
-            .unwrap_or_else(|e| panic!("round {round}: resubscribe: {e}"));
-        s.unsubscribe(id).await.unwrap();
+            .unwrap();
+        let id = within(
+            round,
+            "resubscribe",
+            s.subscribe_durable("s", selecting(&t, 10, "color = 'red'")),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("round {round}: resubscribe: {e}"));
+        within(round, "unsubscribe 2", s.unsubscribe(id))
+            .await
+            .unwrap();
         // A new selector replaces it.
-        let id = s
-            .subscribe_durable("s", selecting(&t, 10, "color = 'blue'"))
-            .await
-            .unwrap_or_else(|e| panic!("round {round}: replace: {e}"));
-        put(&mut p, &t, "blue", &[("color", "blue")]).await;
+        let id = within(
+            round,
+            "replace",
+            s.subscribe_durable("s", selecting(&t, 10, "color = 'blue'")),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("round {round}: replace: {e}"));
+        within(
+            round,
+            "put blue",
+            put(&mut p, &t, "blue", &[("color", "blue")]),
+        )
+        .await;
         assert_eq!(take(&mut s, id, 1).await, ["blue"], "round {round}");
-        s.unsubscribe(id).await.unwrap();
-        s.unsubscribe_durable("s").await.unwrap();
+        within(round, "unsubscribe 3", s.unsubscribe(id))
+            .await
+            .unwrap();
+        within(round, "unsubscribe_durable 2", s.unsubscribe_durable("s"))
+            .await
+            .unwrap();
         for task in busy {
-            let _ = task.await;
+            within(round, "a stats task", task).await.unwrap();
         }
     }
 }
