@@ -2,67 +2,20 @@
 //! topic rules with custom names, prefixes and postfixes, and composite queues and topics,
 //! through the public API with the in-memory store.
 
+mod common;
+
 use std::sync::Arc;
-use std::time::Duration;
 
 use broker_core::{
     Broker, CompositeDestination, CompositeTarget, Connection, ConsumerId, ConsumerSpec,
-    CoreConfig, Delivery, Destination, DestinationPattern, Message, VirtualTopic,
+    CoreConfig, Destination, DestinationPattern, VirtualTopic,
 };
 use broker_store::MemStore;
-use bytes::Bytes;
+use common::*;
 use jms_model::Selector;
 
 fn broker_with(cfg: CoreConfig) -> Broker {
     Broker::new(cfg, Arc::new(MemStore::new())).unwrap()
-}
-
-fn msg(conn: &mut Connection, dest: &Destination, body: &str, props: &[(&str, &str)]) -> Message {
-    Message {
-        properties: props
-            .iter()
-            .map(|(k, v)| {
-                (
-                    Bytes::copy_from_slice(k.as_bytes()),
-                    Bytes::copy_from_slice(v.as_bytes()),
-                )
-            })
-            .collect(),
-        body: Bytes::copy_from_slice(body.as_bytes()),
-        ..Message::new(conn.new_message_id(), dest.clone(), conn.id())
-    }
-}
-
-async fn put(conn: &mut Connection, dest: &Destination, body: &str, props: &[(&str, &str)]) {
-    let m = msg(conn, dest, body, props);
-    conn.send(m, None, true).await.unwrap();
-}
-
-async fn recv(conn: &mut Connection) -> Delivery {
-    tokio::time::timeout(Duration::from_secs(5), conn.recv())
-        .await
-        .expect("a delivery within 5 s")
-        .expect("channel open")
-}
-
-async fn nothing(conn: &mut Connection) {
-    if let Ok(d) = tokio::time::timeout(Duration::from_millis(100), conn.recv()).await {
-        panic!("unexpected delivery {:?}", d.map(|d| body(&d).to_owned()));
-    }
-}
-
-fn body(d: &Delivery) -> &str {
-    std::str::from_utf8(&d.message.body).unwrap()
-}
-
-async fn take(conn: &mut Connection, id: ConsumerId, n: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    for _ in 0..n {
-        let d = recv(conn).await;
-        out.push(body(&d).to_owned());
-        conn.ack(id, d.tag, false, None, false).await.unwrap();
-    }
-    out
 }
 
 async fn consumer(b: &Broker, dest: &Destination) -> (Connection, ConsumerId) {
