@@ -91,17 +91,7 @@ trap cleanup EXIT
 amq_args=()
 if [[ -n $activemq ]]; then
     bash conformance/reference/activemq.sh install
-    if [[ -z ${FERROMQ_AMQ_LOCKED:-} ]]; then
-        lock=${FERROMQ_AMQ_LOCK:-/tmp/ferromq-activemq.lock}
-        exec 9>"$lock"
-        if ! flock -n 9; then
-            ferromq_log "bench/compare.sh: waiting for $lock (another ActiveMQ run)"
-            flock -w 1800 9 || {
-                ferromq_log "bench/compare.sh: $lock still held after 30 min"
-                exit 1
-            }
-        fi
-    fi
+    amq_lock bench/compare.sh
     amq_args=(--activemq-script "$amq_script" --activemq-dir "$amq_dir")
 fi
 

@@ -18,6 +18,19 @@ FERROMQ_TEST_PACKAGES=(python3 python3-venv)
 
 ferromq_log() { printf '%s\n' "$*" >&2; }
 
+# amq_lock WHO: hold flock $FERROMQ_AMQ_LOCK (default /tmp/ferromq-activemq.lock) on fd 9 for
+# the rest of the calling script, waiting up to 30 min for another run of the shared ActiveMQ
+# install; nothing when the caller already holds it (FERROMQ_AMQ_LOCKED=1).
+amq_lock() {
+    [[ -z ${FERROMQ_AMQ_LOCKED:-} ]] || return 0
+    local lock=${FERROMQ_AMQ_LOCK:-/tmp/ferromq-activemq.lock}
+    exec 9>"$lock"
+    if ! flock -n 9; then
+        ferromq_log "$1: waiting for $lock (another ActiveMQ run)"
+        flock -w 1800 9 || { ferromq_log "$1: $lock still held after 30 min"; exit 1; }
+    fi
+}
+
 # apt_ensure PKG...: install the packages dpkg does not list as installed. apt on this mirror
 # sometimes fails once with "cannot access archive"; every apt step is retried once.
 apt_ensure() {

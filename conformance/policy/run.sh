@@ -44,14 +44,7 @@ if [[ $target == activemq ]]; then
     bash "$AMQ_SH" install
     apt_ensure "${FERROMQ_TEST_PACKAGES[@]}"
     venv_ensure
-    if [[ -z ${FERROMQ_AMQ_LOCKED:-} ]]; then
-        lock=${FERROMQ_AMQ_LOCK:-/tmp/ferromq-activemq.lock}
-        exec 9>"$lock"
-        if ! flock -n 9; then
-            ferromq_log "run.sh: waiting for $lock (another ActiveMQ run)"
-            flock -w 1800 9 || { ferromq_log "run.sh: $lock still held after 30 min"; exit 1; }
-        fi
-    fi
+    amq_lock conformance/policy/run.sh
     WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferromq-policy-reference.XXXXXX")
     # Stops a broker a killed or timed-out pytest left running, before the lock is let go.
     # shellcheck disable=SC2317 # called by the EXIT trap
